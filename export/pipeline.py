@@ -1,0 +1,163 @@
+"""Checkpoint -> one verified ONNX model per tracker phase, with a JSON manifest.
+
+The manifest (``manifest.json`` beside the models) records, for each phase, the file, its sha256,
+named input/output shapes, when the tracker runs it, the graph-check summary and the measured
+parity against PyTorch; and for the whole export the tracker, its architecture record, the opset and
+the checkpoint the weights came from (or that they are random). Later stages (precision variants,
+TensorRT engines) key their caches on the sha256 recorded here.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import logging
+import platform
+from pathlib import Path
+from typing import Any
+
+from edge_tracker import __version__
+from edge_tracker.deps import require
+from edge_tracker.errors import ExportError
+from export.models import build_model, default_config
+from export.models.config import config_to_dict
+from export.tensorrt_support import EXPORT_OPSET
+
+logger = logging.getLogger("edge_tracker.export")
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "edge_tracker.onnx_manifest"
+PARITY_SAMPLES = 2  # random input draws checked per phase at export time
+
+
+def export_tracker(tracker: str, out_dir: str | Path, checkpoint: str | Path | None = None,
+                   seed: int = 0, progress: bool = True) -> dict[str, Any]:
+    """Export every phase of ``tracker`` to ``out_dir``, verify each, write and return the manifest.
+
+    Without ``checkpoint`` the network has random weights (seeded): fine for checking the pipeline,
+    useless for tracking; the manifest says ``"weights": "random"``.
+    Raises ExportError (or its GraphCheckError) when a phase fails to export or to verify.
+    """
+    torch = require("torch")
+    from export.checkpoint import load_model
+    from export.onnx_export import export_phase
+    from export.parity import PARITY_TOLERANCE, compare, onnx_session
+    from export.phases import build_phases
+
+    out_dir = Path(out_dir)
+    if checkpoint is None:
+        torch.manual_seed(seed)
+        model = build_model(default_config(tracker))
+        source: dict[str, Any] = {"weights": "random", "seed": seed}
+    else:
+        model, ckpt = load_model(checkpoint, expect_tracker=tracker)
+        source = {"weights": "checkpoint", "path": str(Path(checkpoint).resolve()),
+                  "sha256": sha256_file(checkpoint), "meta": ckpt.meta}
+    config = model.config
+    _prepare_out_dir(out_dir)
+
+    phases = build_phases(model)
+    tqdm = require("tqdm").tqdm
+    records = []
+    for phase in tqdm(phases, desc=f"export {tracker}", unit="phase", disable=not progress):
+        path = out_dir / f"{phase.name}.onnx"
+        metadata = {"edge_tracker.tracker": tracker, "edge_tracker.phase": phase.name,
+                    "edge_tracker.config": json.dumps(config_to_dict(config), sort_keys=True)}
+        _, report = export_phase(phase, path, metadata=metadata)
+        session = onnx_session(path)
+        parity: dict[str, dict[str, float]] = {}
+        for sample in range(PARITY_SAMPLES):
+            for result in compare(phase, session, phase.example_inputs(seed=1000 + sample)):
+                worst = parity.get(result.name)
+                if worst is None or result.relative_error > worst["relative_error"]:
+                    parity[result.name] = result.as_dict()
+        bad = {name: p["relative_error"] for name, p in parity.items()
+               if p["relative_error"] > PARITY_TOLERANCE["fp32"]}
+        if bad:
+            raise ExportError(
+                f"phase '{phase.name}': ONNX Runtime disagrees with PyTorch beyond the fp32 tolerance "
+                f"{PARITY_TOLERANCE['fp32']:g} (max abs error / output scale): {bad}. The graph is "
+                f"kept at {path} for inspection.")
+        records.append({
+            "name": phase.name,
+            "file": path.name,
+            "sha256": sha256_file(path),
+            "when": phase.when,
+            "description": phase.description,
+            "inputs": [_spec_dict(spec) for spec in phase.inputs],
+            "outputs": [_spec_dict(spec) for spec in phase.outputs],
+            "graph": {"num_nodes": report.num_nodes, "op_types": report.op_types},
+            "parity_fp32": parity,
+        })
+        logger.info("%s/%s: %d nodes, worst parity %.2e", tracker, phase.name, report.num_nodes,
+                    max(p["relative_error"] for p in parity.values()))
+
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "format_version": 1,
+        "tracker": tracker,
+        "config": config_to_dict(config),
+        "source": source,
+        "opset": EXPORT_OPSET,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "versions": {"edge_tracker": __version__, "torch": torch.__version__,
+                     "onnx": require("onnx").__version__,
+                     "onnxruntime": require("onnxruntime").__version__,
+                     "python": platform.python_version()},
+        "parity_tolerance_fp32": PARITY_TOLERANCE["fp32"],
+        "phases": records,
+    }
+    manifest_path = out_dir / MANIFEST_NAME
+    tmp = manifest_path.with_suffix(".json.partial")
+    tmp.write_text(json.dumps(manifest, indent=2) + "\n")
+    tmp.replace(manifest_path)
+    return manifest
+
+
+def read_manifest(out_dir: str | Path, verify: bool = True) -> dict[str, Any]:
+    """Read an export's manifest; with ``verify``, check every model file against its sha256."""
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise ExportError(f"no {MANIFEST_NAME} in {out_dir}: run `python -m export onnx ... --out {out_dir}`")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ExportError(f"{path} is not valid JSON ({err}); re-run the export") from err
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ExportError(f"{path} is not an edge_tracker ONNX manifest (format={manifest.get('format')!r})")
+    if verify:
+        for phase in manifest["phases"]:
+            model_path = Path(out_dir) / phase["file"]
+            if not model_path.is_file():
+                raise ExportError(f"{model_path} listed in the manifest is missing; re-run the export")
+            if sha256_file(model_path) != phase["sha256"]:
+                raise ExportError(f"{model_path} does not match the sha256 in its manifest (changed "
+                                  f"after export?); re-run the export")
+    return manifest
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _prepare_out_dir(out_dir: Path) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write_test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as err:
+        raise ExportError(f"cannot write to output folder {out_dir}: {err}. Choose another --out.") from err
+    # A manifest left from an earlier export would describe files about to be replaced: remove it
+    # first, so a failed export never leaves a manifest that points at half-new files.
+    (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
+
+
+def _spec_dict(spec) -> dict[str, Any]:
+    return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
+            "description": spec.description}
