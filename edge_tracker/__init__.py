@@ -12,6 +12,7 @@ from edge_tracker.errors import (
     EdgeTrackerError,
     ExportError,
     GraphCheckError,
+    InputError,
     MissingDependencyError,
 )
 
@@ -26,6 +27,7 @@ __all__ = [
     "EdgeTrackerError",
     "ExportError",
     "GraphCheckError",
+    "InputError",
     "MissingDependencyError",
     "__version__",
     "logger",

@@ -14,6 +14,10 @@ class ConfigError(EdgeTrackerError, ValueError):
     """A configuration or parameter object got an unknown key or an invalid value."""
 
 
+class InputError(EdgeTrackerError, ValueError):
+    """Bad user input: a path that cannot be read or written, a box outside the frame, a bad shape."""
+
+
 class CheckpointError(EdgeTrackerError):
     """A checkpoint file is missing, truncated, of another format, or does not match the model."""
 

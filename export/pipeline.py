@@ -19,7 +19,7 @@ from typing import Any
 
 from edge_tracker import __version__
 from edge_tracker.deps import require
-from edge_tracker.errors import ExportError
+from edge_tracker.errors import ExportError, InputError
 from export.models import build_model, default_config
 from export.models.config import config_to_dict
 from export.tensorrt_support import EXPORT_OPSET
@@ -152,7 +152,7 @@ def _prepare_out_dir(out_dir: Path) -> None:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as err:
-        raise ExportError(f"cannot write to output folder {out_dir}: {err}. Choose another --out.") from err
+        raise InputError(f"cannot write to output folder {out_dir}: {err}. Choose another --out.") from err
     # A manifest left from an earlier export would describe files about to be replaced: remove it
     # first, so a failed export never leaves a manifest that points at half-new files.
     (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
