@@ -3,7 +3,8 @@
 Checks, each a named finding in the report:
 
 - ``checker``: ``onnx.checker`` with full shape inference passes.
-- ``opset``: the default-domain opset is one every supported TensorRT parser reads.
+- ``opset``: the default-domain opset is one every supported TensorRT parser reads, and the IR
+  version one that older ONNX Runtime builds read.
 - ``ops``: every op is in ``tensorrt_support.TENSORRT_ONNX_OPS``; no custom domains (no plugins).
 - ``constant_inputs``: inputs TensorRT requires as initializers (Slice axes, TopK K, ...) are.
 - ``folded``: no node computes only from constants (constant folding left nothing to fold).
@@ -18,7 +19,8 @@ from dataclasses import dataclass, field
 import onnx
 
 from edge_tracker.errors import GraphCheckError
-from export.tensorrt_support import CONSTANT_INPUTS, EXPORT_OPSET, MAX_OPSET, TENSORRT_ONNX_OPS
+from export.tensorrt_support import (CONSTANT_INPUTS, EXPORT_IR_VERSION, EXPORT_OPSET, MAX_OPSET,
+                                     TENSORRT_ONNX_OPS)
 
 
 @dataclass
@@ -53,6 +55,9 @@ def check_graph(model: onnx.ModelProto, require_static: bool = True) -> GraphRep
         problems.append(
             f"opset: default-domain opset is {opset}; TensorRT 8.5/8.6 read up to {lowest_max} and "
             f"we export at {EXPORT_OPSET}")
+    if model.ir_version > EXPORT_IR_VERSION:
+        problems.append(f"opset: IR version {model.ir_version} is newer than {EXPORT_IR_VERSION}, which older "
+                        f"ONNX Runtime builds (JetPack 5) refuse")
 
     graph = model.graph
     op_types = sorted({node.op_type for node in graph.node})

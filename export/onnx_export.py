@@ -27,7 +27,7 @@ from edge_tracker.deps import require
 from edge_tracker.errors import ExportError
 from export.graph_check import GraphReport, check_graph
 from export.phases import Phase
-from export.tensorrt_support import EXPORT_OPSET
+from export.tensorrt_support import EXPORT_IR_VERSION, EXPORT_OPSET
 
 logger = logging.getLogger("edge_tracker.export")
 
@@ -68,6 +68,7 @@ def export_phase(phase: Phase, path: str | Path, opset: int = EXPORT_OPSET,
 
     model = fold_constants(model)
     model = convert_opset(model, opset)
+    model.ir_version = min(model.ir_version, EXPORT_IR_VERSION)
     _name_io(model, phase)
     model.doc_string = phase.description
     for key, value in sorted((metadata or {}).items()):

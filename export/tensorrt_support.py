@@ -12,6 +12,9 @@ from __future__ import annotations
 MAX_OPSET = {(8, 5): 17, (8, 6): 17, (10, 0): 20}
 # We export at the highest opset every supported TensorRT reads.
 EXPORT_OPSET = 17
+# ONNX IR version that goes with opset 17 (onnx 1.12). Newer IR versions add only types we do not
+# use (float8, int4), but older readers refuse them: ONNX Runtime 1.16 (JetPack 5 builds) reads IR <= 9.
+EXPORT_IR_VERSION = 8
 
 # Ops marked supported ("Y") in both the TensorRT 8.6 and the TensorRT 10.1 matrices.
 TENSORRT_ONNX_OPS = frozenset({

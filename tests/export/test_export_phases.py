@@ -21,7 +21,7 @@ from export.graph_check import check_graph
 from export.models import build_model, default_config
 from export.parity import PARITY_TOLERANCE, compare, onnx_session
 from export.phases import build_phases, refine_reference
-from export.pipeline import read_manifest, sha256_file
+from edge_tracker.manifest import read_manifest, sha256_file
 from export.tensorrt_support import TENSORRT_ONNX_OPS
 from tests.conftest import read_otb_sequence
 

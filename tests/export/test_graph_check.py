@@ -12,7 +12,7 @@ from export.tensorrt_support import TENSORRT_ONNX_OPS
 
 def _model(nodes, inputs, outputs, initializers=(), opset=17):
     graph = helper.make_graph(nodes, "g", inputs, outputs, initializer=list(initializers))
-    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=8)
 
 
 def _value(name, shape):
@@ -45,7 +45,7 @@ def test_custom_domain_is_flagged():
     node = helper.make_node("PrRoIPool", ["x"], ["y"], domain="com.example")
     graph = helper.make_graph([node], "g", [_value("x", [1, 2])], [_value("y", [1, 2])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17),
-                                                    helper.make_opsetid("com.example", 1)])
+                                                    helper.make_opsetid("com.example", 1)], ir_version=8)
     assert any("custom domain" in p for p in check_graph(model).problems)
 
 
@@ -70,6 +70,12 @@ def test_opset_too_new_for_jetpack5():
     model = _good()
     model.opset_import[0].version = 18
     assert any(p.startswith("opset") for p in check_graph(model).problems)
+
+
+def test_ir_version_too_new_for_old_runtimes():
+    model = _good()
+    model.ir_version = 10
+    assert any("IR version 10" in p for p in check_graph(model).problems)
 
 
 def test_dynamic_slice_axes_are_flagged():

@@ -1,0 +1,43 @@
+"""Reading an export's ``manifest.json`` (written by ``python -m export onnx``) without torch."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from edge_tracker.errors import ExportError
+
+MANIFEST_NAME = "manifest.json"
+MANIFEST_FORMAT = "edge_tracker.onnx_manifest"
+
+
+def read_manifest(out_dir: str | Path, verify: bool = True) -> dict[str, Any]:
+    """Read an export's manifest; with ``verify``, check every model file against its sha256."""
+    path = Path(out_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise ExportError(f"no {MANIFEST_NAME} in {out_dir}: run `python -m export onnx ... --out {out_dir}`")
+    try:
+        manifest = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ExportError(f"{path} is not valid JSON ({err}); re-run the export") from err
+    if manifest.get("format") != MANIFEST_FORMAT:
+        raise ExportError(f"{path} is not an edge_tracker ONNX manifest (format={manifest.get('format')!r})")
+    if verify:
+        for phase in manifest["phases"]:
+            model_path = Path(out_dir) / phase["file"]
+            if not model_path.is_file():
+                raise ExportError(f"{model_path} listed in the manifest is missing; re-run the export")
+            if sha256_file(model_path) != phase["sha256"]:
+                raise ExportError(f"{model_path} does not match the sha256 in its manifest (changed "
+                                  f"after export?); re-run the export")
+    return manifest
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

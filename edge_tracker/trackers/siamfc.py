@@ -1,0 +1,128 @@
+"""SCS-Siam tracking: the SiamFC procedure (SPEC 2.5) around the exported template/search graphs.
+
+Per frame: cut the search crops at 3 scales around the last position, one batched ``search`` call,
+upsample each 17x17 response x16 (bicubic), penalise the off-centre scales, mix in a cosine window,
+move to the peak and damp the scale change. All network work is in the graphs; this file is numpy.
+
+Geometry: the template covers the target plus context ``context * (w + h)`` on each axis,
+``z_side = sqrt((w + c)(h + c))`` image pixels mapped onto ``exemplar_size`` (127, the training
+template) pixels. Inference crops keep that resolution and are larger (135 / 263 px), so one
+response cell is always ``total_stride`` crop pixels = ``total_stride * z_side / exemplar_size``
+image pixels.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_tracker.backends.base import Runner
+from edge_tracker.errors import EdgeTrackerError
+from edge_tracker.geometry import crop_square, to_nchw
+from edge_tracker.trackers.base import TrackResult, check_init_box, params_from_dict
+
+
+@dataclass(frozen=True)
+class SiamParams:
+    """SiamFC tracking parameters (SCS-Siam paper and SiamFC defaults)."""
+
+    exemplar_size: int = 127  # training template side, px: fixes crop pixels per image pixel
+    context: float = 0.5  # context margin added to each side, as a fraction of (w + h)
+    scale_step: float = 1.0375  # ratio between neighbouring search scales
+    scale_penalty: float = 0.9745  # multiplies the responses of the off-centre scales
+    scale_lr: float = 0.59  # damping of the scale update (1: jump to the best scale)
+    response_upsample: int = 16  # bicubic upsampling of the 17x17 response
+    window_influence: float = 0.176  # weight of the cosine window in the final score map
+    total_stride: int = 8  # crop pixels per response cell
+    min_side: float = 4.0  # smallest target side kept, image pixels (stops a collapse to 0)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SiamParams":
+        return params_from_dict(cls, data)
+
+
+class SiamTracker:
+    """``initialize(frame, box)`` then ``track(frame)``; frames BGR uint8 ``[H, W, 3]``."""
+
+    def __init__(self, runners: dict[str, Runner], params: SiamParams | None = None) -> None:
+        missing = {"template", "search"} - set(runners)
+        if missing:
+            raise EdgeTrackerError(f"SCS-Siam needs phase runners 'template' and 'search'; missing {sorted(missing)}")
+        self.params = params or SiamParams()
+        self.template_runner = runners["template"].activate()
+        self.search_runner = runners["search"].activate()
+        self.template_size = self.template_runner.input_metadata()["template"].shape[-1]
+        search_shape = self.search_runner.input_metadata()["search"].shape
+        self.num_scales, self.search_size = search_shape[0], search_shape[-1]
+        self.response_size = self.search_runner.output_metadata()["response"].shape[-1]
+        p = self.params
+        half = (self.num_scales - 1) / 2
+        self.scale_factors = p.scale_step ** np.linspace(-half, half, self.num_scales)
+        self.upsampled = self.response_size * p.response_upsample
+        hann = np.hanning(self.upsampled)
+        self.window = np.outer(hann, hann) / np.outer(hann, hann).sum()
+        self.kernel: np.ndarray | None = None
+
+    # --------------------------------------------------------------------------------- API
+    def initialize(self, frame: np.ndarray, box) -> None:
+        x, y, w, h = check_init_box(box, frame)
+        self.center = np.array([x + w / 2, y + h / 2])
+        self.target = np.array([w, h], dtype=np.float64)
+        self.mean_color = frame.reshape(-1, 3).mean(axis=0)
+        context = self.params.context * (w + h)
+        self.z_side = float(np.sqrt((w + context) * (h + context)))
+        template = self._crop(frame, self.z_side * self.template_size / self.params.exemplar_size,
+                              self.template_size)
+        self.kernel = self.template_runner.infer({"template": template})["kernel"]
+
+    def track(self, frame: np.ndarray) -> TrackResult:
+        if self.kernel is None:
+            raise EdgeTrackerError("track() called before initialize(frame, box)")
+        p = self.params
+        start = time.perf_counter()
+        side = self.z_side * self.search_size / p.exemplar_size
+        crops = np.concatenate([self._crop(frame, side * f, self.search_size) for f in self.scale_factors])
+        t_crop = time.perf_counter()
+        response = self.search_runner.infer({"search": crops, "kernel": self.kernel})["response"][:, 0]
+        t_net = time.perf_counter()
+
+        up = np.stack([cv2.resize(r, (self.upsampled, self.upsampled), interpolation=cv2.INTER_CUBIC)
+                       for r in response])
+        centre = self.num_scales // 2
+        penalties = np.full(self.num_scales, p.scale_penalty)
+        penalties[centre] = 1.0
+        best = int(np.argmax(up.reshape(self.num_scales, -1).max(axis=1) * penalties))
+        score_map = up[best] - up[best].min()
+        score_map /= max(score_map.sum(), 1e-12)
+        score_map = (1 - p.window_influence) * score_map + p.window_influence * self.window
+        row, col = np.unravel_index(int(np.argmax(score_map)), score_map.shape)
+
+        # peak offset: upsampled cells -> response cells -> crop pixels -> image pixels
+        offset_cells = (np.array([col, row], dtype=np.float64) - (self.upsampled - 1) / 2) / p.response_upsample
+        image_per_crop_px = self.z_side * self.scale_factors[best] / p.exemplar_size
+        self.center = self.center + offset_cells * p.total_stride * image_per_crop_px
+        scale = (1 - p.scale_lr) + p.scale_lr * self.scale_factors[best]
+        self.target = np.maximum(self.target * scale, p.min_side)
+        self.z_side *= scale
+        height, width = frame.shape[:2]
+        self.center = np.clip(self.center, 0, [width, height])
+        t_post = time.perf_counter()
+
+        box = np.array([*(self.center - self.target / 2), *self.target])
+        return TrackResult(box=box, score=float(response[best].max()), state="normal",
+                           timings_ms={"crop": 1e3 * (t_crop - start), "network": 1e3 * (t_net - t_crop),
+                                       "post": 1e3 * (t_post - t_net)})
+
+    # OpenCV-style API
+    def init(self, frame: np.ndarray, box) -> None:
+        self.initialize(frame, box)
+
+    def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, float, float, float]]:
+        result = self.track(frame)
+        return result.state != "not_found", tuple(float(v) for v in result.box)
+
+    def _crop(self, frame: np.ndarray, side: float, out_size: int) -> np.ndarray:
+        return to_nchw(crop_square(frame, tuple(self.center), side, out_size, pad_value=self.mean_color))
