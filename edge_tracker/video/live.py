@@ -95,6 +95,7 @@ class LatestFrameGrabber:
         self._ended = False
         self._stats = GrabberStats()
         self._thread: threading.Thread | None = None
+        self._call_started: float | None = None  # monotonic time the thread entered a camera call
 
     # -- life cycle -------------------------------------------------------------------------------
 
@@ -162,6 +163,15 @@ class LatestFrameGrabber:
             return self._ended
 
     @property
+    def blocked_s(self) -> float:
+        """Seconds the capture thread has been inside the current camera call (0 between calls).
+
+        A driver that hangs instead of failing shows here; the reader decides how long is too long.
+        """
+        started = self._call_started
+        return 0.0 if started is None else time.monotonic() - started
+
+    @property
     def stats(self) -> GrabberStats:
         """A consistent snapshot of the counters."""
         with self._cond:
@@ -174,12 +184,15 @@ class LatestFrameGrabber:
         reconnects_left = self._max_reconnects
         try:
             while not self._stop.is_set():
+                self._call_started = time.monotonic()
                 try:
                     image = handle.grab()
                 except Exception as err:  # a driver error is a failed grab, not a crash of the loop
                     image, last_error = None, f"{type(err).__name__}: {err}"
+                finally:
+                    self._call_started = None
                 if image is not None:
-                    failures, reconnects_left = 0, self._max_reconnects
+                    failures, last_error, reconnects_left = 0, None, self._max_reconnects
                     self._publish(image)
                     del image  # hold no second reference: the slot is the only one
                     continue
@@ -202,6 +215,10 @@ class LatestFrameGrabber:
                 if handle is None:
                     return
                 failures, last_error = 0, None
+        except Exception as err:
+            # A bug here must end the stream visibly; a dead thread would leave the reader waiting.
+            logger.exception("camera %s: capture thread failed", self.name)
+            self._end(f"camera {self.name}: capture thread failed: {type(err).__name__}: {err}")
         finally:
             if handle is not None:
                 _close_quietly(handle, self.name)
@@ -226,6 +243,7 @@ class LatestFrameGrabber:
                            attempt, self._max_reconnects, delay)
             if self._stop.wait(delay):
                 return None, attempts_left
+            self._call_started = time.monotonic()
             try:
                 handle = _as_handle(self._opener())
             except Exception as err:
@@ -233,6 +251,8 @@ class LatestFrameGrabber:
                 logger.warning("camera %s: reconnect attempt %d/%d failed: %s", self.name, attempt,
                                self._max_reconnects, last_error)
                 continue
+            finally:
+                self._call_started = None
             with self._cond:
                 self._stats.reconnects += 1
             logger.info("camera %s: reopened on attempt %d/%d", self.name, attempt, self._max_reconnects)

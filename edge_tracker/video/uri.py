@@ -13,6 +13,7 @@ be plugged in between), output folders when the sink is opened.
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 from dataclasses import dataclass
@@ -112,6 +113,20 @@ def parse_output_uri(text: str | os.PathLike) -> OutputSpec:
                      f"{'; '.join(SUPPORTED_OUTPUTS)}.")
 
 
+def check_options(cls, options: dict, what: str) -> None:
+    """Reject keyword options that ``cls`` does not take, listing the ones it does.
+
+    The factories pass user options through to a class chosen by the URI's kind; a misspelt or
+    misplaced option must fail loudly instead of being ignored.
+    """
+    valid = [name for name, p in inspect.signature(cls.__init__).parameters.items()
+             if p.kind is inspect.Parameter.KEYWORD_ONLY]
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        raise InputError(f"unknown option(s) {', '.join(unknown)} for {what}; valid options: "
+                         f"{', '.join(valid) or '(none)'}")
+
+
 def _as_text(text, what: str) -> str:
     if isinstance(text, os.PathLike):
         text = os.fspath(text)
@@ -140,8 +155,9 @@ def _input_from_path(text: str, uri: str) -> InputSpec:
     if path.exists():
         raise InputError(f"input '{uri}': {path} is neither a regular file nor a folder; expected a video "
                          "file or a folder of frames.")
+    hint = f" For camera {text}, write /dev/video{text} or csi://{text}." if text.isdigit() else ""
     raise InputError(f"input '{uri}': {path} does not exist; check the path (it is resolved against "
-                     f"the current folder {Path.cwd()}).")
+                     f"the current folder {Path.cwd()}).{hint}")
 
 
 def _v4l2_from_path(text: str, uri: str) -> InputSpec:

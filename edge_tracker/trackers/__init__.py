@@ -1,0 +1,1 @@
+"""Trackers: numpy orchestration of the exported phase graphs (``initialize(frame, box)``, ``track(frame)``)."""
