@@ -11,6 +11,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from edge_tracker.errors import InputError
+
 
 def box_center(box) -> tuple[float, float]:
     """Centre ``(cx, cy)`` of an xywh box, in pixels."""
@@ -35,7 +37,7 @@ def crop_square(image: np.ndarray, center: tuple[float, float], side: float, out
         ``(cx - side/2 + (u + 0.5) * side/out_size, ...)``: pixel centres map to pixel centres.
     """
     if side <= 0 or not np.isfinite(side):
-        raise ValueError(f"crop side must be a positive number of pixels, got {side}")
+        raise InputError(f"crop side must be a positive number of pixels, got {side}")
     scale = out_size / side
     if pad_value is None:
         pad_value = image.reshape(-1, image.shape[-1]).mean(axis=0)

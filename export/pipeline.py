@@ -88,7 +88,7 @@ def export_tracker(tracker: str, out_dir: str | Path, checkpoint: str | Path | N
             "graph": {"num_nodes": report.num_nodes, "op_types": report.op_types},
             "parity_fp32": parity,
         })
-        logger.info("%s/%s: %d nodes, worst parity %.2e", tracker, phase.name, report.num_nodes,
+        logger.debug("%s/%s: %d nodes, worst parity %.2e", tracker, phase.name, report.num_nodes,
                     max(p["relative_error"] for p in parity.values()))
 
     manifest = {

@@ -30,7 +30,7 @@ def load_runners(model: str | Path, backend: str = "ort", device: str = "cpu",
         return manifest["tracker"], {p["name"]: OnnxRuntimeRunner(model / p["file"], device)
                                      for p in manifest["phases"]}
     if backend == "torch":
-        from edge_tracker.backends.torch import TorchRunner
+        from edge_tracker.backends.torch_runner import TorchRunner
         from export.checkpoint import load_model
         from export.phases import build_phases
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from edge_tracker.backends.base import Runner, TensorMeta
 from edge_tracker.deps import require
-from edge_tracker.errors import InputError
+from edge_tracker.errors import EdgeTrackerError, InputError
 
 logger = logging.getLogger("edge_tracker.backends")
 
@@ -63,14 +63,17 @@ class OnnxRuntimeRunner(Runner):
         self._session = None
 
     def input_metadata(self) -> dict[str, TensorMeta]:
-        if self._inputs is None:
-            self.activate()
-        return self._inputs
+        return self._require_session(self._inputs)
 
     def output_metadata(self) -> dict[str, TensorMeta]:
-        if self._outputs is None:
-            self.activate()
-        return self._outputs
+        return self._require_session(self._outputs)
+
+    def _require_session(self, metadata):
+        # the session is the only source of the graph's I/O; no hidden activation here
+        if metadata is None:
+            raise EdgeTrackerError(f"runner '{self.name}' is not active: call activate() before "
+                                   f"reading its input/output metadata")
+        return metadata
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = list(self._outputs)

@@ -26,6 +26,8 @@ def test_life_cycle_and_result(relu_model):
     x = np.array([[-1, 2, -3], [4, -5, 6]], np.float32)
     with pytest.raises(EdgeTrackerError, match="not active"):
         runner.infer({"x": x})
+    with pytest.raises(EdgeTrackerError, match="not active"):
+        runner.input_metadata()
     with runner:
         assert runner.is_active
         np.testing.assert_array_equal(runner.infer({"x": x})["y"], np.maximum(x, 0))

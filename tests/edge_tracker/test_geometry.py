@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from edge_tracker.errors import InputError
 from edge_tracker.geometry import box_center, box_to_crop, crop_square, to_nchw
 
 
@@ -34,7 +35,7 @@ def test_box_to_crop_is_consistent_with_crop_square():
 
 
 def test_bad_side_is_refused():
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(InputError, match="positive"):
         crop_square(np.zeros((4, 4, 3), np.uint8), (2, 2), 0, 8)
 
 
