@@ -21,7 +21,7 @@ _ORT_TYPES = {"tensor(float)": np.dtype(np.float32), "tensor(float16)": np.dtype
 class OnnxRuntimeRunner(Runner):
     """Runs one ONNX file. ``device``: "cpu", "cuda", or "auto" (CUDA provider when available)."""
 
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0) -> None:
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0, spin: bool = False) -> None:
         super().__init__(Path(path).stem)
         self.path = Path(path)
         if device not in ("cpu", "cuda", "auto"):
@@ -30,6 +30,9 @@ class OnnxRuntimeRunner(Runner):
             raise InputError(f"ONNX model not found: {self.path}")
         self.device = device
         self.threads = threads  # 0: ONNX Runtime's default (one per physical core)
+        # ORT's workers spin-wait after a run by default. A tracker does numpy work, video decoding
+        # and drawing between runs, on the same few cores; spinning workers would starve them.
+        self.spin = spin
         self._session = None
         self._inputs: dict[str, TensorMeta] | None = None
         self._outputs: dict[str, TensorMeta] | None = None
@@ -52,6 +55,7 @@ class OnnxRuntimeRunner(Runner):
         options.log_severity_level = 3
         if self.threads:
             options.intra_op_num_threads = self.threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "1" if self.spin else "0")
         try:
             self._session = ort.InferenceSession(str(self.path), options, providers=self._providers())
         except Exception as err:  # ORT raises its own exception types for unreadable models

@@ -4,43 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from edge_tracker.backends import load_runners
-from edge_tracker.backends.base import Runner, TensorMeta
 from edge_tracker.errors import ConfigError, InputError
 from edge_tracker.trackers.siamfc import SiamParams, SiamTracker
-from export.checkpoint import save_checkpoint
-from export.models import build_model, default_config
-from export.pipeline import export_tracker
 from tests.conftest import read_otb_sequence
-
-
-class _FixedResponse(Runner):
-    """A stand-in for the network (not a backend under test): returns a chosen response map."""
-
-    def __init__(self, name, inputs, outputs, fn):
-        super().__init__(name)
-        self._in, self._out, self.fn = inputs, outputs, fn
-
-    def input_metadata(self):
-        return self._in
-
-    def output_metadata(self):
-        return self._out
-
-    def _activate(self):
-        pass
-
-    def _deactivate(self):
-        pass
-
-    def _infer(self, feed):
-        return self.fn(feed)
-
-
-def _meta(name, shape):
-    return TensorMeta(name, shape, np.dtype(np.float32))
+from tests.edge_tracker.stand_ins import FixedResponse as _FixedResponse
+from tests.edge_tracker.stand_ins import meta as _meta
 
 
 def _controlled_tracker(peak_cell, best_scale, params):
@@ -96,13 +66,8 @@ def test_bad_initial_boxes_and_params():
 
 
 @pytest.fixture(scope="module")
-def siam_models(tmp_path_factory):
-    root = tmp_path_factory.mktemp("siam")
-    torch.manual_seed(2)
-    model = build_model(default_config("scs-siam"))
-    checkpoint = save_checkpoint(root / "net.safetensors", model, model.config)
-    export_tracker("scs-siam", root / "onnx", checkpoint=checkpoint, progress=False)
-    return checkpoint, root / "onnx"
+def siam_models(exports):
+    return exports("scs-siam")  # (checkpoint, onnx folder), shared with the other test modules
 
 
 def _run(runners, frames, box):

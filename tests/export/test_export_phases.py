@@ -1,7 +1,8 @@
 """Every tracker's phases exported through the CLI, then checked against PyTorch on ONNX Runtime.
 
-One export per tracker (module-scoped fixture, from a seeded checkpoint so the weights are known);
-every test below reads those files. Tolerance: fp32, max abs error <= 1e-4 of the output's scale.
+One export per tracker (the session-wide ``exports`` fixture of tests/conftest.py, from a seeded
+checkpoint so the weights are known); every test below reads those files. Tolerance: fp32, max abs
+error <= 1e-4 of the output's scale.
 """
 
 from __future__ import annotations
@@ -15,10 +16,8 @@ import pytest
 import torch
 
 from edge_tracker.geometry import box_center, box_to_crop, crop_square, to_nchw
-from export.checkpoint import load_model, save_checkpoint
-from export.cli import main as export_main
+from export.checkpoint import load_model
 from export.graph_check import check_graph
-from export.models import build_model, default_config
 from export.parity import PARITY_TOLERANCE, compare, onnx_session
 from export.phases import build_phases, refine_reference
 from edge_tracker.manifest import read_manifest, sha256_file
@@ -88,30 +87,10 @@ class Export:
 
 
 @pytest.fixture(scope="module", params=TRACKERS)
-def exported(request, tmp_path_factory):
-    tracker = request.param
-    root = tmp_path_factory.mktemp(tracker)
-    torch.manual_seed(11)
-    model = build_model(default_config(tracker))
-    _randomise_batchnorm(model)
-    checkpoint = save_checkpoint(root / "net.safetensors", model, model.config, meta={"test": True})
-    out_dir = root / "onnx"
-    assert export_main(["-q", "onnx", "--tracker", tracker, "--checkpoint", str(checkpoint),
-                        "--out", str(out_dir)]) == 0
+def exported(request, exports):
+    checkpoint, out_dir = exports(request.param)
     reference, _ = load_model(checkpoint)
-    return Export(tracker, out_dir, reference)
-
-
-def _randomise_batchnorm(model):
-    """Non-trivial BN statistics, so folding BN into convolutions is actually exercised."""
-    generator = torch.Generator().manual_seed(5)
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            n = module.num_features
-            module.running_mean.copy_(0.1 * torch.randn(n, generator=generator))
-            module.running_var.copy_(0.5 + torch.rand(n, generator=generator))
-            module.weight.data.copy_(0.5 + torch.rand(n, generator=generator))
-            module.bias.data.copy_(0.1 * torch.randn(n, generator=generator))
+    return Export(request.param, out_dir, reference)
 
 
 def test_manifest_records_phases_shapes_and_hashes(exported):

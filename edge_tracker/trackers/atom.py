@@ -1,0 +1,405 @@
+"""AFF-ATOM and ATOM tracking (SPEC 1.6) around the exported backbone / IoU-Net / classifier graphs.
+
+Per frame:
+
+1. **Sample**: a square crop of side ``search_area_scale * sqrt(w * h)`` around the last position,
+   resized to the backbone's input (288 px); one ``backbone`` call gives the classifier features and
+   the IoU-Net features.
+2. **Classify**: the ``classifier`` graph scores the crop with the online-learned projections and
+   filters (``online_classifier.py``); for AFF-ATOM the layer3 and layer4 responses are fused by
+   confidence inside the graph.
+3. **Localise**: the fused peak, with ATOM's states: ``not_found`` (peak below 0.25), ``uncertain``
+   and ``hard_negative`` (a second peak outside the target neighbourhood), ``normal``.
+4. **Refine**: unless not found, 10 proposals (the classifier's box + 9 jittered) go through the
+   ``iou_refine`` graph (5 gradient-ascent steps inside it); the new box is the mean of the 3 best.
+5. **Learn**: in ``normal`` and ``hard_negative`` frames the sample joins the memory; the filters get
+   a Gauss-Newton step every ``train_skipping`` frames, and at once after a hard negative.
+
+The first frame runs the backbone on ``1 + 1 + 12 + 5 + 4 = 23`` augmented copies of the first crop
+(identity, flip, rotations, blurs, shifts) plus 7 feature-dropout copies, learns projection and filter
+jointly, and computes the IoU-Net modulation vectors from the unaugmented crop.
+
+Geometry: crop pixel ``(u, v)`` samples image point ``corner + (u + 0.5) * side / sample_size``
+(``edge_tracker.geometry``). A classifier response cell ``i`` lies ``(i - (n - 1) / 2) * stride`` crop
+pixels from the crop centre (``export.models.classifier``).
+
+What is fixed when the graphs are exported (``AtomConfig``): the sample size, the number of
+proposals and of refinement steps. Everything below can be changed per run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_tracker.backends.base import Runner
+from edge_tracker.errors import ConfigError, EdgeTrackerError
+from edge_tracker.geometry import box_to_crop, crop_square, to_nchw
+from edge_tracker.trackers.base import TrackResult, check_init_box, params_from_dict
+from edge_tracker.trackers.online_classifier import (
+    LayerClassifier,
+    SampleMemory,
+    SolverSettings,
+    gaussian_label,
+)
+
+PHASES = ("backbone", "iou_modulation", "iou_refine", "classifier")
+LAYER_STRIDES = {"layer2": 8, "layer3": 16, "layer4": 32}
+
+# First-frame augmentations (pytracking's ATOM set): rotations in degrees, Gaussian blurs as
+# (sigma_y, sigma_x) in crop pixels, shifts as a fraction of half the crop side.
+ROTATIONS = (5, -5, 10, -10, 20, -20, 30, -30, 45, -45, -60, 60)
+BLURS = ((2.0, 0.2), (0.2, 2.0), (3.0, 1.0), (1.0, 3.0), (2.0, 2.0))
+SHIFTS = ((0.6, 0.6), (-0.6, 0.6), (0.6, -0.6), (-0.6, -0.6))
+
+
+@dataclass(frozen=True)
+class AtomParams:
+    """ATOM tracking parameters (SPEC 1.6; pytracking's ATOM defaults where SPEC is silent)."""
+
+    # sampling
+    search_area_scale: float = 5.0  # crop side = this * sqrt(target w * h), image pixels
+    min_target_side: float = 5.0  # the target box never shrinks below this, image pixels
+    # classifier learning
+    output_sigma_factor: float = 0.25  # label sigma = this * sqrt(target area), in feature cells
+    filter_reg: float = 0.1  # filter regularisation
+    projection_reg: float = 1e-4  # projection regularisation
+    projection_init: str = "random"  # first-frame start of the projection: "random" (seeded) or "pca"
+    init_gn_iterations: int = 6  # first frame: Gauss-Newton steps over projection and filter
+    init_cg_iterations: int = 10  # first frame: conjugate-gradient iterations per Gauss-Newton step
+    update_cg_iterations: int = 5  # later: CG iterations of a filter update
+    train_skipping: int = 10  # later: update the filters every this many frames
+    augment: bool = True  # first frame: learn from augmented copies (else the crop alone)
+    dropout_samples: int = 7  # first frame: feature-dropout copies of the unaugmented crop
+    dropout_probability: float = 0.2  # channel dropout rate of those copies
+    memory_size: int = 250  # training samples kept per layer
+    learning_rate: float = 0.01  # weight of a new sample in the memory
+    hard_negative_learning_rate: float = 0.02  # weight of a sample from a hard-negative frame
+    init_samples_minimum_weight: float = 0.25  # first-frame samples keep at least this share
+    # localisation
+    target_not_found_threshold: float = 0.25  # peak below this: not_found, no update
+    distractor_threshold: float = 0.8  # second peak above this * peak: uncertain or hard negative
+    hard_negative_threshold: float = 0.5  # second peak above this * peak: hard negative
+    target_neighborhood_scale: float = 2.2  # masked around the peak before the second peak, x target
+    displacement_scale: float = 0.8  # distance that tells target from distractor, x half the map
+    subcell_peak: bool = True  # refine the peak with a parabola through its neighbours
+    # IoU refinement (number of proposals and steps are set in the exported graph)
+    refine: bool = True  # run the IoU-Net refinement (off: classifier position, size kept)
+    box_jitter_position: float = 0.1  # proposal centre jitter, x sqrt(target area)
+    box_jitter_size: float = 0.5  # proposal size jitter, x sqrt(target area)
+    maximal_aspect_ratio: float = 6.0  # refined boxes beyond this aspect ratio are dropped
+    iou_top_k: int = 3  # the final box is the mean of this many best refined boxes
+    seed: int = 0  # seeds the proposal jitter, dropout copies and random projection start, per sequence
+
+    def __post_init__(self) -> None:
+        for name in ("search_area_scale", "min_target_side", "output_sigma_factor", "learning_rate",
+                     "hard_negative_learning_rate", "maximal_aspect_ratio"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.projection_init not in ("random", "pca"):
+            raise ConfigError(f"projection_init must be 'random' or 'pca', got {self.projection_init!r}")
+        for name in ("init_gn_iterations", "init_cg_iterations", "update_cg_iterations", "dropout_samples"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("train_skipping", "iou_top_k", "memory_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("learning_rate", "hard_negative_learning_rate", "dropout_probability"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.memory_size <= self.num_init_samples:
+            raise ConfigError(
+                f"memory_size ({self.memory_size}) must exceed the {self.num_init_samples} first-frame "
+                f"samples it always keeps; raise it, or lower dropout_samples / set augment=False")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "AtomParams":
+        return params_from_dict(cls, data)
+
+    @property
+    def num_init_samples(self) -> int:
+        if not self.augment:
+            return 1 + self.dropout_samples
+        return 2 + len(ROTATIONS) + len(BLURS) + len(SHIFTS) + self.dropout_samples
+
+
+class AtomTracker:
+    """``initialize(frame, box)`` then ``track(frame)``; frames BGR uint8 ``[H, W, 3]``."""
+
+    def __init__(self, runners: dict[str, Runner], params: AtomParams | None = None) -> None:
+        missing = sorted(set(PHASES) - set(runners))
+        if missing:
+            raise EdgeTrackerError(f"ATOM needs phase runners {list(PHASES)}; missing {missing}")
+        self.params = params or AtomParams()
+        self.runners = {name: runners[name].activate() for name in PHASES}
+        backbone_out = self.runners["backbone"].output_metadata()
+        self.sample_size = self.runners["backbone"].input_metadata()["image"].shape[-1]
+        self.cls_layers = tuple(name[len("cls_"):] for name in backbone_out if name.startswith("cls_"))
+        self.iou_layers = tuple(name[len("iou_"):] for name in backbone_out if name.startswith("iou_"))
+        cls_in = self.runners["classifier"].input_metadata()
+        self.proj_dim = cls_in[f"projection_{self.cls_layers[0]}"].shape[0]
+        self.filter_size = cls_in[f"filter_{self.cls_layers[0]}"].shape[-1]
+        self.score_size = self.runners["classifier"].output_metadata()["scores"].shape[-1]
+        self.num_proposals = self.runners["iou_refine"].input_metadata()["proposals"].shape[1]
+        self.stride = LAYER_STRIDES[self.cls_layers[0]]  # the fused map is on the first layer's grid
+        self.classifiers: dict[str, LayerClassifier] = {}
+        self.frame_index = -1
+
+    # =============================================================================== first frame
+    def initialize(self, frame: np.ndarray, box) -> None:
+        p = self.params
+        x, y, w, h = check_init_box(box, frame)
+        self.image_size = np.array(frame.shape[1::-1], dtype=np.float64)  # (width, height)
+        self.center = np.array([x + w / 2, y + h / 2])
+        self.size = np.array([w, h], dtype=np.float64)
+        self.mean_color = frame.reshape(-1, 3).mean(axis=0)
+        self.rng = np.random.default_rng(p.seed)
+        self.frame_index = 0
+
+        side = self._side()
+        images, shifts = self._augmented_crops(frame, side)
+        outputs = [self.runners["backbone"].infer({"image": image}) for image in images]
+        target_crop = box_to_crop((x, y, w, h), tuple(self.center), side, self.sample_size)
+
+        settings = SolverSettings(filter_reg=p.filter_reg, projection_reg=p.projection_reg,
+                                  projection_init=p.projection_init, seed=p.seed)
+        self.init_losses: dict[str, list[float]] = {}
+        for layer in self.cls_layers:
+            feats = np.concatenate([out[f"cls_{layer}"] for out in outputs])
+            feats = np.concatenate([feats, self._dropout_copies(feats[0])])
+            all_shifts = shifts + [(0.0, 0.0)] * p.dropout_samples
+            labels = np.stack([self._label(layer, shift, target_crop[2:]) for shift in all_shifts])
+            memory = SampleMemory(p.memory_size, len(feats), p.init_samples_minimum_weight)
+            classifier = LayerClassifier(self.proj_dim, self.filter_size, settings, memory)
+            self.init_losses[layer] = classifier.initialize(feats, labels, p.init_gn_iterations,
+                                                            p.init_cg_iterations)
+            self.classifiers[layer] = classifier
+
+        iou_feed = {f"iou_{layer}": outputs[0][f"iou_{layer}"] for layer in self.iou_layers}
+        modulation = self.runners["iou_modulation"].infer({**iou_feed, "box": target_crop[None]})
+        self.modulation = {f"modulation_{layer}": modulation[f"modulation_{layer}"] for layer in self.iou_layers}
+
+    def _augmented_crops(self, frame: np.ndarray, side: float):
+        """The first-frame crops (network input) and where the target centre sits in each (crop px)."""
+        size = self.sample_size
+        if not self.params.augment:
+            return [self._crop(frame, side)], [(0.0, 0.0)]
+        # cut twice the region so rotations and shifts bring in real image, not padding
+        big = crop_square(frame, tuple(self.center), 2 * side, 2 * size, pad_value=self.mean_color)
+        lo = size // 2
+
+        def central(image):
+            return to_nchw(image[lo: lo + size, lo: lo + size])
+
+        crops, shifts = [central(big), central(big[:, ::-1])], [(0.0, 0.0), (0.0, 0.0)]
+        pivot = (size - 0.5, size - 0.5)  # centre of the 2x patch in OpenCV's pixel-centre coordinates
+        for angle in ROTATIONS:
+            matrix = cv2.getRotationMatrix2D(pivot, angle, 1.0)
+            rotated = cv2.warpAffine(big, matrix, big.shape[1::-1], flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_REPLICATE)
+            crops.append(central(rotated))
+            shifts.append((0.0, 0.0))
+        for sigma_y, sigma_x in BLURS:
+            crops.append(central(cv2.GaussianBlur(big, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y)))
+            shifts.append((0.0, 0.0))
+        for fx, fy in SHIFTS:
+            dx, dy = int(fx * size / 2), int(fy * size / 2)
+            matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
+            moved = cv2.warpAffine(big, matrix, big.shape[1::-1], flags=cv2.INTER_NEAREST,
+                                   borderMode=cv2.BORDER_REPLICATE)
+            crops.append(central(moved))
+            shifts.append((float(dx), float(dy)))
+        return crops, shifts
+
+    def _dropout_copies(self, features: np.ndarray) -> np.ndarray:
+        """Channel dropout of one sample's features (kept channels scaled by 1 / (1 - rate))."""
+        p = self.params
+        if p.dropout_samples == 0:
+            return features[None][:0]
+        keep = self.rng.random((p.dropout_samples, features.shape[0])) >= p.dropout_probability
+        return (features[None] * keep[:, :, None, None] / (1.0 - p.dropout_probability)).astype(np.float32)
+
+    def _label(self, layer: str, offset_px, target_size_px) -> np.ndarray:
+        """Gaussian label of ``layer``'s response grid, peaked at the target centre ``offset_px``
+        (crop pixels from the crop centre) with sigma from the target size (crop pixels)."""
+        stride = LAYER_STRIDES[layer]
+        cells = self.sample_size // stride + 1 - self.filter_size % 2  # the response grid's side
+        centre = (cells - 1) / 2
+        sigma = self.params.output_sigma_factor * float(np.sqrt(np.prod(target_size_px))) / stride
+        return gaussian_label(cells, (centre + offset_px[1] / stride, centre + offset_px[0] / stride),
+                              max(sigma, 0.1))
+
+    # =============================================================================== every frame
+    def track(self, frame: np.ndarray) -> TrackResult:
+        if self.frame_index < 0:
+            raise EdgeTrackerError("track() called before initialize(frame, box)")
+        p = self.params
+        self.frame_index += 1
+        timings: dict[str, float] = {}
+        start = time.perf_counter()
+
+        side = self._side()
+        sample_center = self.center.copy()
+        crop_px = side / self.sample_size  # image pixels per crop pixel
+        image = self._crop(frame, side)
+        timings["crop"] = _lap(start)
+        t = time.perf_counter()
+        feats = self.runners["backbone"].infer({"image": image})
+        timings["backbone"] = _lap(t)
+
+        t = time.perf_counter()
+        feed = {}
+        for layer, classifier in self.classifiers.items():
+            feed.update({f"cls_{layer}": feats[f"cls_{layer}"], f"projection_{layer}": classifier.projection_4d,
+                         f"filter_{layer}": classifier.filter_4d})
+        scores = self.runners["classifier"].infer(feed)["scores"][0, 0]
+        timings["classifier"] = _lap(t)
+
+        t = time.perf_counter()
+        offset_px, state, score = self._localize(scores, self.size / crop_px)
+        timings["localize"] = _lap(t)
+
+        if state != "not_found":
+            self.center = self._inside(sample_center + offset_px * crop_px)
+            if p.refine:
+                t = time.perf_counter()
+                self._refine(feats, sample_center, side)
+                timings["iou_refine"] = _lap(t)
+
+        t = time.perf_counter()
+        if state in ("normal", "hard_negative"):
+            target_offset = (self.center - sample_center) / crop_px
+            rate = p.hard_negative_learning_rate if state == "hard_negative" else p.learning_rate
+            for layer, classifier in self.classifiers.items():
+                label = self._label(layer, target_offset, self.size / crop_px)
+                classifier.add_sample(feats[f"cls_{layer}"], label, rate)
+        if state == "hard_negative" or self.frame_index % p.train_skipping == 0:
+            for classifier in self.classifiers.values():
+                classifier.optimize(p.update_cg_iterations)
+        timings["update"] = _lap(t)
+
+        box = np.array([*(self.center - self.size / 2), *self.size])
+        return TrackResult(box=box, score=score, state=state, timings_ms=timings)
+
+    # OpenCV-style API
+    def init(self, frame: np.ndarray, box) -> None:
+        self.initialize(frame, box)
+
+    def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, float, float, float]]:
+        result = self.track(frame)
+        return result.state != "not_found", tuple(float(v) for v in result.box)
+
+    # =============================================================================== pieces
+    def _localize(self, scores: np.ndarray, target_size_crop: np.ndarray) -> tuple[np.ndarray, str, float]:
+        """Peak of the fused map -> (offset from the crop centre in crop pixels, state, peak score).
+
+        ATOM's advanced localisation: after the main peak, the target neighbourhood
+        (``target_neighborhood_scale`` x target size) is masked and the second peak decides between
+        ``normal``, ``hard_negative`` (a distractor clearly away from the last position) and
+        ``uncertain`` (two comparable peaks that cannot be told apart).
+        """
+        p = self.params
+        n = scores.shape[0]
+        centre = (n - 1) / 2
+        row1, col1 = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        score1 = float(scores[row1, col1])
+        disp1 = self._peak(scores, row1, col1) - centre
+        offset = disp1[::-1] * self.stride  # (row, col) cells -> (x, y) crop pixels
+        if score1 < p.target_not_found_threshold:
+            return offset, "not_found", score1
+
+        half = p.target_neighborhood_scale * target_size_crop[::-1] / self.stride / 2  # (rows, cols)
+        masked = scores.copy()
+        top, bottom = max(int(round(row1 - half[0])), 0), min(int(round(row1 + half[0])) + 1, n)
+        left, right = max(int(round(col1 - half[1])), 0), min(int(round(col1 + half[1])) + 1, n)
+        masked[top:bottom, left:right] = -np.inf
+        if not np.isfinite(masked).any():
+            return offset, "normal", score1
+        row2, col2 = np.unravel_index(int(np.argmax(masked)), masked.shape)
+        score2 = float(masked[row2, col2])
+        disp2 = np.array([row2, col2], dtype=np.float64) - centre
+
+        if score2 > p.distractor_threshold * score1:
+            norm1, norm2 = float(np.hypot(*disp1)), float(np.hypot(*disp2))
+            threshold = p.displacement_scale * n / 2
+            if norm2 > threshold >= norm1:
+                return offset, "hard_negative", score1
+            if norm1 > threshold >= norm2:  # the distractor sits where the target was: follow it
+                return disp2[::-1] * self.stride, "hard_negative", score1
+            return offset, "uncertain", score1
+        if score2 > p.hard_negative_threshold * score1 and score2 > p.target_not_found_threshold:
+            return offset, "hard_negative", score1
+        return offset, "normal", score1
+
+    def _peak(self, scores: np.ndarray, row: int, col: int) -> np.ndarray:
+        """Peak position (row, col) in cells, refined by a parabola through each axis' neighbours."""
+        peak = np.array([row, col], dtype=np.float64)
+        if not self.params.subcell_peak:
+            return peak
+        for axis, (before, here, after) in enumerate(_neighbours(scores, row, col)):
+            if before is None:  # on the border: no neighbour on one side
+                continue
+            curvature = before - 2 * here + after
+            if curvature < 0:
+                peak[axis] += float(np.clip(0.5 * (before - after) / curvature, -0.5, 0.5))
+        return peak
+
+    def _refine(self, feats: dict, sample_center: np.ndarray, side: float) -> None:
+        """IoU-Net refinement of the current box in the sample crop; updates centre and size."""
+        p = self.params
+        crop_px = side / self.sample_size
+        box = box_to_crop([*(self.center - self.size / 2), *self.size], tuple(sample_center), side,
+                          self.sample_size).astype(np.float64)
+        proposals = self._proposals(box)
+        feed = {f"iou_{layer}": feats[f"iou_{layer}"] for layer in self.iou_layers}
+        feed.update(self.modulation)
+        feed["proposals"] = proposals[None].astype(np.float32)
+        out = self.runners["iou_refine"].infer(feed)
+        boxes, ious = out["boxes"][0].astype(np.float64), out["ious"][0].astype(np.float64)
+        aspect = boxes[:, 2] / np.where(boxes[:, 3] > 0, boxes[:, 3], np.nan)
+        valid = (np.isfinite(boxes).all(axis=1) & np.isfinite(ious) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)
+                 & (aspect < p.maximal_aspect_ratio) & (aspect > 1 / p.maximal_aspect_ratio))
+        if not valid.any():
+            return
+        boxes, ious = boxes[valid], ious[valid]
+        best = np.argsort(-ious, kind="stable")[: p.iou_top_k]
+        mean = boxes[best].mean(axis=0)
+        centre_crop = mean[:2] + mean[2:] / 2
+        self.center = self._inside(sample_center + (centre_crop - self.sample_size / 2) * crop_px)
+        self.size = np.clip(mean[2:] * crop_px, self.params.min_target_side, self.image_size)
+
+    def _proposals(self, box: np.ndarray) -> np.ndarray:
+        """The box itself and ``num_proposals - 1`` jittered copies, xywh crop pixels."""
+        p = self.params
+        count = self.num_proposals - 1
+        square = float(np.sqrt(box[2] * box[3]))
+        jitter = (self.rng.random((count, 4)) - 0.5) * square * np.array(
+            [p.box_jitter_position, p.box_jitter_position, p.box_jitter_size, p.box_jitter_size])
+        centre = box[:2] + box[2:] / 2 + jitter[:, :2]
+        size = np.maximum(box[2:] + jitter[:, 2:], box[2:].min() / 3)
+        return np.concatenate([box[None], np.concatenate([centre - size / 2, size], axis=1)])
+
+    def _side(self) -> float:
+        return float(self.params.search_area_scale * np.sqrt(np.prod(self.size)))
+
+    def _crop(self, frame: np.ndarray, side: float) -> np.ndarray:
+        return to_nchw(crop_square(frame, tuple(self.center), side, self.sample_size, pad_value=self.mean_color))
+
+    def _inside(self, center: np.ndarray) -> np.ndarray:
+        """Keep at least a fifth of the target inside the frame (ATOM's rule)."""
+        margin = (0.2 - 0.5) * self.size
+        return np.clip(center, margin, self.image_size - margin)
+
+
+def _neighbours(scores: np.ndarray, row: int, col: int):
+    n_rows, n_cols = scores.shape
+    vertical = (scores[row - 1, col], scores[row, col], scores[row + 1, col]) if 0 < row < n_rows - 1 else (None,) * 3
+    horizontal = (scores[row, col - 1], scores[row, col], scores[row, col + 1]) if 0 < col < n_cols - 1 else (None,) * 3
+    return vertical, horizontal
+
+
+def _lap(start: float) -> float:
+    return 1e3 * (time.perf_counter() - start)
