@@ -70,12 +70,17 @@ def test_time_budget_stops_cleanly_and_saves(one_thread, tmp_path):
 
 
 def test_stop_requests_turn_the_first_signal_into_a_flag():
-    with _StopRequests() as requests:
-        os.kill(os.getpid(), signal.SIGINT)
-        assert requests.requested == "SIGINT"
-        with pytest.raises(KeyboardInterrupt):
-            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C quits at once
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    # a shell that starts jobs in the background makes them ignore SIGINT: set Python's own handler
+    original = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with _StopRequests() as requests:
+            os.kill(os.getpid(), signal.SIGINT)
+            assert requests.requested == "SIGINT"
+            with pytest.raises(KeyboardInterrupt):
+                os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C quits at once
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # restored
+    finally:
+        signal.signal(signal.SIGINT, original)
 
 
 def test_cli_writes_log_state_and_loadable_checkpoints(tmp_path, capsys, caplog):
