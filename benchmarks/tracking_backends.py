@@ -4,12 +4,18 @@ Seeded random weights unless ``--checkpoint`` is given, so the boxes say nothing
 the point is speed and backend agreement on identical frames. From the repository root:
 
     .venv/bin/python -m benchmarks.tracking_backends --tracker aff-atom [--frames 120]
-        [--sequence ../shared/data/sequences/otb/Crossing] [--checkpoint FILE]
+        [--sequence ../shared/data/sequences/otb/Crossing] [--checkpoint FILE] [--lockstep]
+
+Free-running, each backend tracks on its own. With ``--lockstep`` the PyTorch tracker is also given
+the ONNX Runtime tracker's state before every frame, so the figure is each frame's own
+disagreement, not an accumulated one (an untrained tracker drifts, and drift amplifies any
+difference).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import os
 import platform
 import sys
@@ -31,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--frames", type=int, default=120, help="frames to track, including the first")
     parser.add_argument("--sequence", type=Path, default=SHARED_DATA / "sequences/otb/Crossing")
     parser.add_argument("--checkpoint", type=Path, default=None, help="default: seeded random weights")
+    parser.add_argument("--lockstep", action="store_true",
+                        help="also compare frame by frame from a shared state")
     args = parser.parse_args(argv)
     if not args.sequence.exists():
         print(f"no tracking data at {args.sequence}", file=sys.stderr)
@@ -62,10 +70,27 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{backend:5s}: {len(results) / elapsed:5.2f} FPS over {len(results)} frames, first frame "
                   f"{init_s:.2f} s; mean ms/frame " + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
                   + f"; states {states}")
-    diff = np.abs(tracked["ort"] - tracked["torch"]).max(axis=1)
-    first_over = int(np.argmax(diff > 0.5)) + 1 if (diff > 0.5).any() else None
-    print(f"max |ort - torch| box difference over {count - 1} frames: {diff.max():.3f} px "
-          f"(median {np.median(diff):.3f}; first frame above 0.5 px: {first_over})")
+        diff = np.abs(tracked["ort"] - tracked["torch"]).max(axis=1)
+        first_over = int(np.argmax(diff > 0.5)) + 1 if (diff > 0.5).any() else None
+        print(f"free-running: max |ort - torch| box difference over {count - 1} frames: {diff.max():.3f} px "
+              f"(median {np.median(diff):.3f}; first frame above 0.5 px: {first_over})")
+        if args.lockstep:
+            trackers = {}
+            for backend, source in (("ort", Path(tmp) / "onnx"), ("torch", checkpoint)):
+                name, runners = load_runners(source, backend, tracker=args.tracker)
+                trackers[backend] = build_tracker(name, runners)
+                trackers[backend].initialize(frames[0], sequence.init_box)
+            diffs, same_state = [], 0
+            for frame in frames[1:]:
+                for key, value in vars(trackers["ort"]).items():
+                    if key not in ("runners", "params"):
+                        setattr(trackers["torch"], key, copy.deepcopy(value))
+                ours, reference = trackers["ort"].track(frame), trackers["torch"].track(frame)
+                diffs.append(float(np.abs(ours.box - reference.box).max()))
+                same_state += ours.state == reference.state
+            print(f"lockstep: max |ort - torch| box difference per frame over {count - 1} frames: "
+                  f"{max(diffs):.3f} px (median {np.median(diffs):.3f}); same state on {same_state} of "
+                  f"{count - 1} frames")
     return 0
 
 
