@@ -13,6 +13,7 @@ Weights may be stored as float16 to keep files small; they are cast to the model
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,10 @@ def save_checkpoint(path: str | Path, model, config: ModelConfig, meta: dict[str
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
     safetensors_torch.save_file(tensors, str(tmp), metadata=metadata)
+    # safetensors creates its files 0600; give the checkpoint the usual permissions (umask applies)
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o666 & ~umask)
     tmp.replace(path)
     return path
 
