@@ -20,19 +20,11 @@ def shared_data() -> Path:
 
 
 def read_otb_sequence(root: Path, indices: list[int]):
-    """Frames (BGR uint8) and 0-based xywh boxes of an OTB-layout sequence at ``indices``.
+    """Frames (BGR uint8) and 0-based xywh boxes of an OTB-layout sequence at ``indices``."""
+    from edge_tracker.datasets.readers import load_otb
 
-    A deliberately small reader for tests; the full dataset readers live with the training code.
-    """
-    import cv2
-    import numpy as np
-
-    text = (root / "groundtruth_rect.txt").read_text().replace("\t", ",").replace(" ", ",")
-    rows = [[float(v) for v in line.split(",") if v] for line in text.splitlines() if line.strip()]
-    frames = sorted((root / "img").glob("*.jpg"))
-    images = [cv2.imread(str(frames[i]), cv2.IMREAD_COLOR) for i in indices]
-    boxes = [np.array(rows[i], dtype=np.float64) - np.array([1.0, 1.0, 0.0, 0.0]) for i in indices]
-    return images, boxes
+    sequence = load_otb(root)
+    return [sequence.frame(i) for i in indices], [sequence.boxes[i].copy() for i in indices]
 
 
 @pytest.fixture(scope="session")

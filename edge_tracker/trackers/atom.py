@@ -47,7 +47,6 @@ from edge_tracker.trackers.online_classifier import (
 )
 
 PHASES = ("backbone", "iou_modulation", "iou_refine", "classifier")
-LAYER_STRIDES = {"layer2": 8, "layer3": 16, "layer4": 32}
 
 # First-frame augmentations (pytracking's ATOM set): rotations in degrees, Gaussian blurs as
 # (sigma_y, sigma_x) in crop pixels, shifts as a fraction of half the crop side.
@@ -144,7 +143,10 @@ class AtomTracker:
         self.filter_size = cls_in[f"filter_{self.cls_layers[0]}"].shape[-1]
         self.score_size = self.runners["classifier"].output_metadata()["scores"].shape[-1]
         self.num_proposals = self.runners["iou_refine"].input_metadata()["proposals"].shape[1]
-        self.stride = LAYER_STRIDES[self.cls_layers[0]]  # the fused map is on the first layer's grid
+        # crop pixels per feature cell, read from the graph's shapes (the runtime never imports export/)
+        self.strides = {name[len("cls_"):]: self.sample_size // meta.shape[-1]
+                        for name, meta in backbone_out.items() if name.startswith("cls_")}
+        self.stride = self.strides[self.cls_layers[0]]  # the fused map is on the first layer's grid
         self.classifiers: dict[str, LayerClassifier] = {}
         self.frame_index = -1
 
@@ -225,7 +227,7 @@ class AtomTracker:
     def _label(self, layer: str, offset_px, target_size_px) -> np.ndarray:
         """Gaussian label of ``layer``'s response grid, peaked at the target centre ``offset_px``
         (crop pixels from the crop centre) with sigma from the target size (crop pixels)."""
-        stride = LAYER_STRIDES[layer]
+        stride = self.strides[layer]
         cells = self.sample_size // stride + 1 - self.filter_size % 2  # the response grid's side
         centre = (cells - 1) / 2
         sigma = self.params.output_sigma_factor * float(np.sqrt(np.prod(target_size_px))) / stride
