@@ -9,8 +9,9 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 PIP_EXTRA ?=
 PYTEST_ARGS ?=
+TRACKER ?= scs-siam
 
-.PHONY: install test clean
+.PHONY: install test demo eval-deps clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +23,18 @@ install: $(VENV)/.installed
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Generate a clip and track it with the demo checkpoint on the CPU: out/demo/tracked.mp4 + .jsonl, FPS printed.
+demo: install
+	$(PY) -m edge_tracker.demo out/demo --tracker $(TRACKER)
+
+# OpenCV's KCF and CSRT (baselines of the model cards) are in the contrib build, which replaces the
+# plain one (both install a cv2 package). Run again after anything reinstalls opencv-python-headless.
+eval-deps: install
+	version=$$($(PY) -c 'import importlib.metadata as m; print(m.version("opencv-python-headless"))' 2>/dev/null); \
+	$(PY) -m pip uninstall --quiet -y opencv-python-headless; \
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PIP_EXTRA) "opencv-contrib-python-headless$${version:+==$$version}"
+	$(PY) -c "import cv2; cv2.TrackerKCF_create(); cv2.TrackerCSRT_create(); print('OpenCV', cv2.__version__, 'with KCF and CSRT')"
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 
 from edge_tracker.backends import BACKENDS, load_runners
+from edge_tracker.demo import demo_checkpoint, resolve_model
 from edge_tracker.errors import ConfigError, EdgeTrackerError, InputError
 from edge_tracker.trackers import TRACKERS, build_tracker, tracker_params
 from edge_tracker.video import (
@@ -49,6 +50,8 @@ FPS_SMOOTHING = 0.1           # weight of the newest frame in the exponential av
 
 EPILOG = """\
 examples:
+  edge-tracker track clip.mp4 out.mp4 out.jsonl --init 204,150,17,50        (the SCS-Siam demo checkpoint)
+  edge-tracker track clip.mp4 out.mp4 --tracker aff-atom --init 204,150,17,50   (the AFF-ATOM demo)
   edge-tracker track clip.mp4 out.mp4 out.jsonl --model out/scs-siam --init 204,150,17,50
   edge-tracker track /dev/video0 display://0 --model out/scs-siam          (draw the box with the mouse)
   edge-tracker track frames/ out.jsonl --backend torch --model net.safetensors --init "10 20 30 40"
@@ -76,9 +79,10 @@ def _model_options() -> argparse.ArgumentParser:
     """Which network runs where; shared with the profile and eval subcommands to come."""
     group = argparse.ArgumentParser(add_help=False)
     model = group.add_argument_group("model")
-    model.add_argument("--model", required=True, type=Path, metavar="DIR|CHECKPOINT",
+    model.add_argument("--model", type=Path, default=None, metavar="DIR|CHECKPOINT",
                        help="export folder (from `python -m export onnx`) for --backend ort, or a "
-                            ".safetensors checkpoint for --backend torch")
+                            ".safetensors checkpoint for --backend torch; omitted: the demo checkpoint of "
+                            "--tracker (default scs-siam), exported to ONNX on first use")
     model.add_argument("--backend", choices=BACKENDS, default="ort",
                        help="ort: ONNX Runtime (default; no torch needed); torch: the PyTorch reference")
     model.add_argument("--tracker", choices=TRACKERS, default=None,
@@ -205,14 +209,18 @@ def _cmd_track(args: argparse.Namespace) -> int:
     _check_outputs(outputs, input_spec, args.headless)
     if args.init is None:
         _check_can_draw(args.headless)
-    _check_model_path(args.model, args.backend)
+    if args.model is not None:
+        _check_model_path(args.model, args.backend)
+    elif args.tracker is not None:
+        demo_checkpoint(args.tracker)  # no demo for this tracker: say so before anything is opened
     overrides = dict(args.params)
     params = _tracker_params(args.tracker, overrides) if args.tracker else None
 
-    name, runners = load_runners(args.model, args.backend, args.device, args.tracker)
+    model = resolve_model(args.model, args.backend, args.tracker)
+    name, runners = load_runners(model, args.backend, args.device, args.tracker)
     try:
         tracker = build_tracker(name, runners, params or _tracker_params(name, overrides))
-        logger.info("tracker %s on %s (%s, device %s)", name, args.model, args.backend, args.device)
+        logger.info("tracker %s on %s (%s, device %s)", name, model, args.backend, args.device)
         return _track(args, tracker, name, input_spec, outputs)
     finally:
         for runner in runners.values():

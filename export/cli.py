@@ -39,10 +39,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "TensorRT (op support, folded constants, static shapes) and its outputs against "
                     "PyTorch on ONNX Runtime, and write manifest.json beside the models.")
     onnx.add_argument("--tracker", required=True, choices=TRACKERS, help="which network to export")
-    onnx.add_argument("--checkpoint", type=Path, default=None,
-                      help="edge_tracker checkpoint (.safetensors); omitted: random weights (loudly)")
+    weights = onnx.add_mutually_exclusive_group()
+    weights.add_argument("--checkpoint", type=Path, default=None,
+                         help="edge_tracker checkpoint (.safetensors); omitted: the tracker's demo checkpoint "
+                              "where one ships (edge_tracker/checkpoints), else random weights (loudly)")
+    weights.add_argument("--random-weights", action="store_true",
+                         help="export seeded random weights even where a demo checkpoint ships (pipeline checks)")
     onnx.add_argument("--out", type=Path, required=True, help="output folder for the .onnx files and manifest")
-    onnx.add_argument("--seed", type=int, default=0, help="seed of the random weights (no --checkpoint)")
+    onnx.add_argument("--seed", type=int, default=0, help="seed of the random weights")
     return parser
 
 
@@ -73,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 def _cmd_onnx(args: argparse.Namespace) -> int:
     from export.pipeline import export_tracker
 
+    from edge_tracker.demo import CHECKPOINT_DIR, demo_trackers
+
+    if args.checkpoint is None and not args.random_weights and args.tracker in demo_trackers():
+        args.checkpoint = CHECKPOINT_DIR / f"{args.tracker}.safetensors"
+        logger.info("no --checkpoint: exporting the %s demo checkpoint %s", args.tracker, args.checkpoint)
     if args.checkpoint is None:
         logger.warning("%s", RANDOM_WEIGHTS_WARNING)
     manifest = export_tracker(args.tracker, args.out, checkpoint=args.checkpoint, seed=args.seed,

@@ -27,7 +27,7 @@ from torch import nn
 
 from export.models.atom_net import AtomNet
 from export.models.classifier import classifier_response, fuse_responses, mlu
-from export.models.config import LAYER_CHANNELS, LAYER_STRIDES, AtomConfig, SiamConfig
+from export.models.config import LAYER_STRIDES, AtomConfig, SiamConfig
 from export.models.scs_siam import ScsSiamNet
 
 
@@ -215,7 +215,7 @@ def _atom_phases(net: AtomNet) -> list[Phase]:
 
     def feat_spec(prefix: str, layer: str, what: str) -> TensorSpec:
         side = size // LAYER_STRIDES[layer]
-        return TensorSpec(f"{prefix}_{layer}", (1, LAYER_CHANNELS[layer], side, side),
+        return TensorSpec(f"{prefix}_{layer}", (1, cfg.layer_channels(layer), side, side),
                           f"{what}, {layer} (stride {LAYER_STRIDES[layer]})")
 
     iou_what = "IoU-Net input features" + (" (MS-CAM refined)" if cfg.iaff else "")
@@ -230,7 +230,7 @@ def _atom_phases(net: AtomNet) -> list[Phase]:
     ious = TensorSpec("ious", (1, cfg.num_proposals), "predicted IoU of each box before its last step")
     cls_inputs: list[TensorSpec] = []
     for spec, layer in zip(cls_specs, cfg.classifier_layers):
-        channels = LAYER_CHANNELS[layer]
+        channels = cfg.layer_channels(layer)
         cls_inputs += [spec,
                        TensorSpec(f"projection_{layer}", (d, channels, 1, 1), "learned 1x1 projection"),
                        TensorSpec(f"filter_{layer}", (1, d, k, k), f"learned {k}x{k} filter")]

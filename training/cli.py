@@ -12,12 +12,13 @@ Exit codes: 0 finished or stopped as asked (--stop-at, --max-minutes); 130 stopp
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
 from pathlib import Path
 
-from edge_tracker.errors import EdgeTrackerError
+from edge_tracker.errors import ConfigError, EdgeTrackerError
 from training.config import DEFAULTS, TASKS, make_config
 
 logger = logging.getLogger("edge_tracker.training")
@@ -56,6 +57,9 @@ def _common_arguments(sub: argparse.ArgumentParser, task: str) -> None:
                           "and/or synthetic:N[:SEED]")
     sub.add_argument("--out", required=True, type=Path,
                      help="output folder (last.pt, log.jsonl, <tracker>.safetensors)")
+    sub.add_argument("--arch", action="append", default=[], metavar="KEY=VALUE",
+                     help="architecture override, repeatable, e.g. --arch backbone_width=32 "
+                          "(keys: the tracker's record in export/models/config.py; default: the paper's)")
     sub.add_argument("--steps", type=int, default=None, help="optimiser steps of the whole run (default 50000)")
     sub.add_argument("--batch-size", type=int, default=None,
                      help=f"pairs per step and process (default {defaults['batch_size']})")
@@ -90,6 +94,23 @@ def _common_arguments(sub: argparse.ArgumentParser, task: str) -> None:
                            help="no progress bar or log lines, warnings and errors only (log.jsonl is still written)")
 
 
+def parse_arch(items: list[str]) -> dict[str, object]:
+    """``["backbone_width=32", "iou_pred_dim=128"]`` -> ``{"backbone_width": 32, "iou_pred_dim": 128}``.
+
+    Values are read as JSON (numbers, true/false) and kept as text otherwise.
+    """
+    arch: dict[str, object] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip() or not text.strip():
+            raise ConfigError(f"--arch takes KEY=VALUE, e.g. backbone_width=32; got {item!r}")
+        try:
+            arch[key.strip()] = json.loads(text)
+        except json.JSONDecodeError:
+            arch[key.strip()] = text.strip()
+    return arch
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
@@ -114,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             max_gap=args.max_gap, device=args.device, workers=args.workers, threads=args.threads, seed=args.seed,
             resume=args.resume, init=args.init, max_minutes=args.max_minutes, stop_at=args.stop_at,
             log_every=args.log_every, save_every=args.save_every, cache_sequences=args.cache_sequences,
-            quiet=args.quiet)
+            quiet=args.quiet, arch=parse_arch(args.arch))
         result = train(config)
     except EdgeTrackerError as err:
         logger.error("%s", err)

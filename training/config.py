@@ -26,7 +26,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 # the same optimisation.
 IDENTITY = ("task", "tracker", "data", "seed", "steps", "batch_size", "lr", "lr_end", "weight_decay",
             "momentum", "corr_weight", "freeze_backbone", "clip_grad", "max_gap", "template_size",
-            "search_size", "sample_size")
+            "search_size", "sample_size", "arch")
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,7 @@ class TrainConfig:
     template_size: int = 127  # siam: template crop side, px
     search_size: int = 255  # siam: search crop side, px
     sample_size: int = 288  # atom: crop side, px (multiple of 32)
+    arch: dict[str, Any] = dataclasses.field(default_factory=dict)  # architecture record overrides (--arch)
     device: str = "cpu"  # "cpu" or "cuda" (under torchrun: cuda:LOCAL_RANK)
     workers: int = 0  # data-loader worker processes per training process
     threads: int | None = None  # torch intra-op CPU threads of each training process (None: torch's default)
@@ -96,9 +97,21 @@ class TrainConfig:
             raise ConfigError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.sample_size % 32:
             raise ConfigError(f"sample_size must be a multiple of 32 (the layer4 stride), got {self.sample_size}")
+        object.__setattr__(self, "arch", dict(self.arch))
+        self.model_config()  # a bad --arch fails before anything is written
         if self.resume and self.init is not None:
             raise ConfigError("--init starts a new run from a checkpoint and --resume continues OUT/last.pt; "
                               "give one of them")
+
+    def model_config(self):
+        """The architecture record of the network to train: the tracker's default with ``arch`` applied."""
+        from export.models.config import config_from_dict, config_to_dict, default_config
+
+        fixed = sorted(set(self.arch) & {"tracker", "template_size", "search_size", "sample_size"})
+        if fixed:
+            raise ConfigError(f"--arch cannot set {fixed}: the tracker is --tracker, and the crop sizes follow "
+                              f"the training recipe (inference sizes are set at export)")
+        return config_from_dict({**config_to_dict(default_config(self.tracker)), **self.arch})
 
     def identity(self) -> dict[str, Any]:
         """The values that must match for ``--resume`` (see ``IDENTITY``)."""

@@ -45,7 +45,7 @@ from torch import nn
 
 from edge_tracker.errors import CheckpointError, ConfigError, InputError
 from export.checkpoint import load_state_strict, read_checkpoint, save_checkpoint
-from export.models import build_model, default_config
+from export.models import build_model
 from training import atom, siam
 from training.config import TrainConfig
 from training.data import PairDataset, describe_sources, make_loader, parse_sources, to_device
@@ -144,9 +144,16 @@ class _Session:
             torch.set_num_threads(config.threads)
 
         torch.manual_seed(config.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
-        self.net = build_model(default_config(config.tracker))
+        model_config = config.model_config()
+        checkpoint = None
         if config.init is not None:
             checkpoint = read_checkpoint(config.init, expect_tracker=config.tracker)
+            if config.arch and checkpoint.config != model_config:
+                raise InputError(f"--arch {config.arch} does not match the architecture of --init {config.init} "
+                                 f"({checkpoint.config}); leave --arch out to continue from that checkpoint")
+            model_config = checkpoint.config
+        self.net = build_model(model_config)
+        if checkpoint is not None:
             load_state_strict(self.net, checkpoint.state_dict, source=str(config.init))
         self.objective = self.recipe.build_objective(self.net, config).to(procs.device).train()
         self.optimizer, self.scheduler = self.recipe.build_optimizer(self.objective, config)

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from edge_tracker.errors import ConfigError, InputError
-from export.models.config import LAYER_CHANNELS, LAYER_STRIDES, AtomConfig
+from export.models.config import LAYER_STRIDES, AtomConfig
 from export.models.fusion import MSCAM
 from export.models.iounet import AtomIoUNet
 from export.models.resnet import ResNet18
@@ -37,14 +37,14 @@ class AtomNet(nn.Module):
             raise ConfigError(f"AtomNet needs an AtomConfig, got {type(config).__name__}")
         self.config = config
         self.backbone = ResNet18(iaff_layers=("layer3", "layer4") if config.iaff else (),
-                                 iaff_reduction=config.mscam_reduction)
+                                 iaff_reduction=config.mscam_reduction, width=config.backbone_width)
         # SPEC 1.5: AFF-ATOM's IoU-Net reads MS-CAM refined features; plain ATOM reads them raw
         self.iou_attention = nn.ModuleDict(
-            {layer: MSCAM(LAYER_CHANNELS[layer], config.mscam_reduction) for layer in config.iou_layers}
+            {layer: MSCAM(config.layer_channels(layer), config.mscam_reduction) for layer in config.iou_layers}
             if config.iaff else {})
         layer_a, layer_b = config.iou_layers
         self.iou_net = AtomIoUNet(
-            input_dim=(LAYER_CHANNELS[layer_a], LAYER_CHANNELS[layer_b]),
+            input_dim=(config.layer_channels(layer_a), config.layer_channels(layer_b)),
             pred_input_dim=(config.iou_pred_dim, config.iou_pred_dim),
             pred_inter_dim=(config.iou_inter_dim, config.iou_inter_dim),
             spatial_scales=(1.0 / LAYER_STRIDES[layer_a], 1.0 / LAYER_STRIDES[layer_b]),

@@ -55,6 +55,7 @@ class AtomConfig:
     tracker: str = "aff-atom"  # "aff-atom" (iAFF ResNet-18, layer3+layer4) or "atom" (plain, pytracking shapes)
     sample_size: int = 288  # side of the square search crop fed to the backbone, px
     mscam_reduction: int = 4  # MS-CAM bottleneck ratio r (SPEC 1.1)
+    backbone_width: int = 64  # ResNet-18 stem/layer1 channels, doubled per layer (64: the standard trunk)
     iou_pred_dim: int = 256  # IoU-Net modulation / test-feature channels (pytracking pred_input_dim)
     iou_inter_dim: int = 256  # IoU-Net fully connected width (pytracking pred_inter_dim)
     cls_proj_dim: int = 64  # online classifier: channels after the learned 1x1 projection
@@ -68,15 +69,23 @@ class AtomConfig:
 
     def __post_init__(self) -> None:
         _check_choice("tracker", self.tracker, ATOM_TRACKERS)
-        _check_positive(self, "sample_size", "mscam_reduction", "iou_pred_dim", "iou_inter_dim",
+        _check_positive(self, "sample_size", "mscam_reduction", "backbone_width", "iou_pred_dim", "iou_inter_dim",
                         "cls_proj_dim", "cls_filter_size", "num_proposals", "response_alpha",
                         "fusion_eps")
         if self.refine_iterations < 0:
             raise ConfigError(f"refine_iterations must be >= 0, got {self.refine_iterations}")
+        if self.backbone_width % self.mscam_reduction != 0:
+            raise ConfigError(
+                f"backbone_width ({self.backbone_width}) must be a multiple of mscam_reduction "
+                f"({self.mscam_reduction}), so that every MS-CAM bottleneck has whole channels")
         if self.sample_size % 32 != 0:
             raise ConfigError(
                 f"sample_size must be a multiple of 32 (the layer4 stride), got {self.sample_size}; "
                 f"try {round(self.sample_size / 32) * 32}")
+
+    def layer_channels(self, layer: str) -> int:
+        """Channels of a backbone layer's output: ``backbone_width * 2 ** (k - 1)`` for layer k."""
+        return self.backbone_width * LAYER_CHANNELS[layer] // LAYER_CHANNELS["layer1"]
 
     @property
     def iaff(self) -> bool:
@@ -96,6 +105,7 @@ class AtomConfig:
 
 ModelConfig = Union[SiamConfig, AtomConfig]
 
+# the standard ResNet-18 (backbone_width 64); AtomConfig.layer_channels scales them
 LAYER_CHANNELS = {"layer1": 64, "layer2": 128, "layer3": 256, "layer4": 512}
 LAYER_STRIDES = {"layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32}
 

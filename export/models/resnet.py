@@ -59,25 +59,27 @@ class ResNet18(nn.Module):
     Args:
         iaff_layers: layers whose blocks fuse with iAFF instead of a sum; ``()`` is plain ResNet-18.
         iaff_reduction: MS-CAM bottleneck ratio r inside the iAFF modules.
+        width: channels of the stem and layer1, doubled per layer (64 is ResNet-18; 32 has 1/4 of its
+            weights and about 1/4 of its multiply-adds).
     """
 
-    channels = {"conv1": 64, "layer1": 64, "layer2": 128, "layer3": 256, "layer4": 512}
     strides = {"conv1": 2, "layer1": 4, "layer2": 8, "layer3": 16, "layer4": 32}
 
-    def __init__(self, iaff_layers: Sequence[str] = ("layer3", "layer4"), iaff_reduction: int = 4
-                 ) -> None:
+    def __init__(self, iaff_layers: Sequence[str] = ("layer3", "layer4"), iaff_reduction: int = 4,
+                 width: int = 64) -> None:
         super().__init__()
         unknown = sorted(set(iaff_layers) - set(LAYER_NAMES))
         if unknown:
             raise ConfigError(f"iaff_layers {unknown} are not ResNet layers; valid: {list(LAYER_NAMES)}")
         self.iaff_layers = tuple(name for name in LAYER_NAMES if name in iaff_layers)
-        self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
+        self.channels = {"conv1": width, **{name: width * 2 ** i for i, name in enumerate(LAYER_NAMES)}}
+        self.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
         self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
-        inplanes = 64
+        inplanes = width
         for index, name in enumerate(LAYER_NAMES):
-            planes = 64 * 2 ** index
+            planes = width * 2 ** index
             reduction = iaff_reduction if name in self.iaff_layers else None
             stride = 1 if index == 0 else 2
             layer = nn.Sequential(BasicBlock(inplanes, planes, stride, reduction),

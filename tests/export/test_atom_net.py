@@ -169,3 +169,53 @@ def test_atomnet_forward_is_reference_modulation_and_test_prediction():
 def test_atomnet_rejects_other_configs():
     with pytest.raises(ConfigError, match="AtomConfig"):
         AtomNet({"tracker": "atom"})  # type: ignore[arg-type]
+
+
+def resnet18_params(width: int) -> int:
+    """Weights of a plain ResNet-18 trunk of stem width ``width``, by the construction rule."""
+    total = 3 * width * 7 * 7 + 2 * width  # conv1 + bn1
+    inplanes = width
+    for index in range(4):
+        planes = width * 2 ** index
+        total += inplanes * planes * 9 + planes * planes * 9 + 4 * planes  # block 0: two convs, two BNs
+        if index > 0:
+            total += inplanes * planes + 2 * planes  # block 0's 1x1 downsample + BN
+        total += 2 * planes * planes * 9 + 4 * planes  # block 1
+        inplanes = planes
+    return total
+
+
+def test_width_scales_every_layer_and_the_count_follows_the_rule(image):
+    assert resnet18_params(64) == 11_176_512  # the rule reproduces torchvision's count
+    net = ResNet18(iaff_layers=(), width=32).eval()
+    assert sum(p.numel() for p in net.parameters()) == resnet18_params(32)
+    with torch.no_grad():
+        feats = net(image, ("layer1", "layer2", "layer3", "layer4"))
+    assert {name: tuple(f.shape[1:]) for name, f in feats.items()} == {
+        "layer1": (32, 72, 72), "layer2": (64, 36, 36), "layer3": (128, 18, 18), "layer4": (256, 9, 9)}
+    assert net.channels == {"conv1": 32, "layer1": 32, "layer2": 64, "layer3": 128, "layer4": 256}
+
+
+def test_narrow_aff_atom_feeds_its_heads_the_narrow_channels(image):
+    config = AtomConfig(backbone_width=32, iou_pred_dim=128, iou_inter_dim=128)
+    assert [config.layer_channels(name) for name in ("layer1", "layer2", "layer3", "layer4")] == [32, 64, 128, 256]
+    net = AtomNet(config).eval()
+    with torch.no_grad():
+        out = net.extract(image)
+    assert {name: tuple(f.shape[1:]) for name, f in out.items()} == {
+        "cls_layer3": (128, 18, 18), "cls_layer4": (256, 9, 9),
+        "iou_layer3": (128, 18, 18), "iou_layer4": (256, 9, 9)}
+    boxes = torch.tensor([[[100.0, 100.0, 60.0, 80.0]]])
+    with torch.no_grad():
+        iou = net(image[None], image[None], boxes, boxes)
+    assert iou.shape == (1, 1, 1) and torch.isfinite(iou).all()
+    # the demo size: under a third of the paper's network
+    full = sum(p.numel() for p in AtomNet(AtomConfig()).parameters())
+    assert sum(p.numel() for p in net.parameters()) < full / 3
+
+
+def test_width_must_split_into_whole_mscam_bottlenecks():
+    with pytest.raises(ConfigError, match="multiple of mscam_reduction"):
+        AtomConfig(backbone_width=30)
+    with pytest.raises(ConfigError, match="backbone_width must be > 0"):
+        AtomConfig(backbone_width=0)

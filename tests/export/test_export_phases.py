@@ -201,3 +201,27 @@ def test_parity_on_real_crops(exported, shared_data):
                      torch.randn(cfg.cls_proj_dim, channels, 1, 1) / channels ** 0.5,
                      torch.randn(1, cfg.cls_proj_dim, cfg.cls_filter_size, cfg.cls_filter_size) / 16]
     exported.assert_parity("classifier", tuple(cls_args))
+
+
+def test_narrow_aff_atom_exports_with_the_checkpoints_widths(tmp_path):
+    """The demo AFF-ATOM's architecture (backbone_width 32, IoU-Net 128) travels in its checkpoint:
+    the export builds that network, its graphs carry the narrow shapes, and parity holds."""
+    from export.checkpoint import save_checkpoint
+    from export.cli import main as export_main
+    from export.models import build_model
+    from export.models.config import AtomConfig
+    from tests.conftest import randomise_batchnorm
+
+    torch.manual_seed(3)
+    model = build_model(AtomConfig(backbone_width=32, iou_pred_dim=128, iou_inter_dim=128))
+    randomise_batchnorm(model)
+    checkpoint = save_checkpoint(tmp_path / "narrow.safetensors", model, model.config)
+    assert export_main(["-q", "onnx", "--tracker", "aff-atom", "--checkpoint", str(checkpoint),
+                        "--out", str(tmp_path / "onnx")]) == 0
+    manifest = read_manifest(tmp_path / "onnx")
+    assert manifest["config"]["backbone_width"] == 32
+    shapes = {spec["name"]: spec["shape"] for phase in manifest["phases"] for spec in phase["outputs"]}
+    assert shapes["cls_layer3"] == [1, 128, 18, 18] and shapes["iou_layer4"] == [1, 256, 9, 9]
+    assert shapes["modulation_layer3"] == [1, 128]
+    worst = max(p["relative_error"] for phase in manifest["phases"] for p in phase["parity_fp32"].values())
+    assert worst <= TOL

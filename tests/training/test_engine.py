@@ -121,6 +121,36 @@ def test_cli_trains_aff_atom(tmp_path):
     load_model(out / "aff-atom.safetensors", expect_tracker="aff-atom")
 
 
+def test_arch_overrides_build_and_record_a_narrower_network(tmp_path, caplog):
+    out = tmp_path / "narrow"
+    assert main(["atom", "--tracker", "aff-atom", "--data", "synthetic:1", "--out", str(out), "--steps", "1",
+                 "--batch-size", "2", "--threads", "1", "--arch", "backbone_width=16", "--arch",
+                 "iou_pred_dim=32", "-q"]) == 0
+    net, checkpoint = load_model(out / "aff-atom.safetensors", expect_tracker="aff-atom")
+    assert checkpoint.config.backbone_width == 16 and checkpoint.config.iou_pred_dim == 32
+    assert net.backbone.layer4[1].conv2.weight.shape[0] == 128
+    assert json.loads((out / "run.json").read_text())["options"]["arch"] == {"backbone_width": 16, "iou_pred_dim": 32}
+    # --init takes the checkpoint's architecture; an --arch that contradicts it is refused
+    again = ["atom", "--tracker", "aff-atom", "--data", "synthetic:1", "--steps", "1", "--batch-size", "2",
+             "--threads", "1", "--init", str(out / "aff-atom.safetensors"), "-q"]
+    assert main(again + ["--out", str(tmp_path / "from_init")]) == 0
+    assert load_model(tmp_path / "from_init" / "aff-atom.safetensors")[1].config == checkpoint.config
+    assert main(again + ["--out", str(tmp_path / "clash"), "--arch", "backbone_width=32"]) == 2
+    assert "does not match the architecture of --init" in caplog.text
+
+
+@pytest.mark.parametrize("arch, message", [("backbone_width", "KEY=VALUE"),
+                                           ("widht=32", "unknown key(s) ['widht']"),
+                                           ("sample_size=256", "--arch cannot set ['sample_size']"),
+                                           ("backbone_width=30", "multiple of mscam_reduction")])
+def test_bad_arch_exits_2_with_the_reason(arch, message, tmp_path, caplog):
+    out = tmp_path / "out"
+    assert main(["atom", "--tracker", "aff-atom", "--data", "synthetic:1", "--out", str(out), "--steps", "1",
+                 "--arch", arch, "-q"]) == 2
+    assert message in caplog.text
+    assert not out.exists() or not any(out.iterdir())
+
+
 @pytest.mark.parametrize("case", ["missing data", "bad synthetic", "unknown tracker", "tracker of the other task",
                                   "out is a file", "batch size 0", "atom batch size 1", "resume without a run",
                                   "init and resume", "missing init", "cuda"])

@@ -1,0 +1,204 @@
+"""python -m edge_tracker.evaluation: our trackers and OpenCV's on annotated sequences, side by side.
+
+Exit codes: 0 done; 1 a tracker or an output failed while running; 2 bad arguments or input
+(checked before anything runs: every sequence is read, every export loaded, every peer looked up).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import re
+import sys
+from pathlib import Path
+
+from edge_tracker.datasets.readers import load_sequence
+from edge_tracker.errors import EdgeTrackerError, InputError
+from edge_tracker.evaluation import peers
+from edge_tracker.evaluation.run import (
+    OwnTrackers,
+    environment,
+    evaluate_many,
+    frames_to_process,
+    to_json,
+    to_markdown,
+)
+
+logger = logging.getLogger("edge_tracker.evaluation")
+
+EPILOG = """\
+examples:
+  python -m edge_tracker.evaluation ../shared/data/sequences/otb/Crossing --peers mil,nano \\
+      --nano-models ../shared/data/peers/nanotrack_v2 --ours scs-fp32=out/scs-siam --json eval.json
+  python -m edge_tracker.evaluation data/GOT-10k/val/GOT-10k_Val_0000* --peers kcf,csrt --max-frames 200
+
+SEQ is a sequence folder in any layout edge_tracker reads (OTB, DTB70, VOT, UAV123, GOT-10k, LaSOT,
+TrackingNet), detected from its files. Metrics follow the OTB toolkit: AUC of the success curve
+(IoU > 0, 0.05, ..., 1), precision at 20 px, both averaged over sequences; frames without a box are
+not scored. kcf and csrt need opencv-contrib-python-headless; nano needs --nano-models."""
+
+
+def _ours(text: str) -> tuple[str, Path]:
+    name, sep, folder = text.partition("=")
+    if not sep or not name.strip() or not folder.strip() or not re.fullmatch(r"[\w.+-]+", name.strip()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=EXPORT_DIR (NAME: letters, digits, . _ + -), "
+                                         "e.g. scs-fp32=out/scs-siam")
+    return name.strip(), Path(folder.strip())
+
+
+def _peer_list(text: str) -> list[str]:
+    names = [p.strip().lower() for p in text.split(",") if p.strip()]
+    unknown = [n for n in names if n not in peers.PEERS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: unknown OpenCV tracker(s) {unknown}; choose from "
+                                         f"{','.join(peers.PEERS)} (comma-separated)")
+    return list(dict.fromkeys(names))
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m edge_tracker.evaluation", epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run our exported trackers and OpenCV's trackers over annotated sequences "
+                    "(one-pass evaluation) and report AUC, precision@20px, mean IoU and FPS.")
+    parser.add_argument("sequences", nargs="+", type=Path, metavar="SEQ", help="annotated sequence folder(s)")
+    parser.add_argument("--ours", action="append", default=[], type=_ours, metavar="NAME=EXPORT_DIR",
+                        help="one of our trackers: a label and its export folder from `python -m export onnx` "
+                             "(run on ONNX Runtime, CPU); repeatable")
+    parser.add_argument("--peers", type=_peer_list, default=[], metavar="LIST",
+                        help=f"OpenCV trackers to compare against, comma-separated, from {','.join(peers.PEERS)}")
+    parser.add_argument("--nano-models", type=Path, default=None, metavar="DIR",
+                        help=f"folder with {peers.NANO_FILES['backbone']} and {peers.NANO_FILES['neckhead']} "
+                             "(needed by --peers nano)")
+    parser.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
+                        help="at most N frames per sequence, the initialisation frame included")
+    parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
+                        help="write every result (curves, predictions, machine) as JSON")
+    parser.add_argument("--markdown", type=Path, default=None, metavar="OUT.md", help="write the tables")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="no progress bar; warnings and errors only")
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging (per-sequence lines)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit code (see the module docstring)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # argparse exits on --help (0) and on bad arguments (2)
+        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+    with _logging_to_stderr(args), contextlib.ExitStack() as owned:
+        try:
+            sequences, trackers = _prepare(args, owned)
+        except EdgeTrackerError as err:
+            logger.error("%s", err)
+            return 2
+        print(_header(len(trackers), len(sequences)), flush=True)
+        try:
+            evaluation = evaluate_many(trackers, sequences, args.max_frames, progress=not args.quiet)
+        except EdgeTrackerError as err:
+            logger.error("evaluation stopped: %s", err)
+            return 1
+        except KeyboardInterrupt:
+            logger.error("interrupted; nothing written")
+            return 130
+    markdown = to_markdown(evaluation)
+    try:
+        if args.json is not None:
+            args.json.write_text(to_json(evaluation) + "\n")
+            logger.info("wrote %s", args.json)
+        if args.markdown is not None:
+            args.markdown.write_text(markdown)
+            logger.info("wrote %s", args.markdown)
+    except OSError as err:
+        logger.error("cannot write the results: %s", err)
+        print(markdown)
+        return 1
+    print(markdown)
+    return 0
+
+
+def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
+    """Check every input and load every tracker, before anything runs; InputError on the first problem."""
+    if not args.ours and not args.peers:
+        raise InputError("nothing to evaluate: give --peers (e.g. --peers mil) and/or --ours NAME=EXPORT_DIR")
+    for path in (args.json, args.markdown):
+        if path is not None:
+            _check_output(path)
+    sequences = []
+    for folder in args.sequences:
+        if not folder.is_dir():
+            raise InputError(f"sequence folder {folder} does not exist (or is not a folder); give a folder in one "
+                             "of the layouts edge_tracker reads (OTB, VOT, UAV123, GOT-10k, LaSOT, ...)")
+        sequence = load_sequence(folder)
+        frames_to_process(sequence, args.max_frames)  # refuses a sequence without any box
+        sequences.append(sequence)
+    names = [s.name for s in sequences]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"sequence name(s) {repeated} given more than once; give each sequence once")
+
+    # Peers are checked first (cheap), then our exports loaded; ours come first in the tables.
+    peer_factories = {peers.label(name): peers.factory(name, args.nano_models) for name in args.peers}
+    trackers = {}
+    for name, folder in args.ours:
+        if name in trackers or name in peer_factories:
+            raise InputError(f"--ours {name}=...: the label {name!r} is already used; give each tracker its own")
+        if not folder.is_dir():
+            raise InputError(f"--ours {name}={folder}: no such export folder; make one with `python -m export onnx "
+                             f"--tracker NAME --checkpoint FILE --out {folder}`")
+        own = OwnTrackers(folder)
+        owned.callback(own.close)
+        logger.info("%s: %s export in %s", name, own.name, folder)
+        trackers[name] = own
+    trackers.update(peer_factories)
+    return sequences, trackers
+
+
+def _check_output(path: Path) -> None:
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir():
+        raise InputError(f"output {path} is a folder; give a file name such as {path / 'eval.json'}")
+    if not folder.is_dir():
+        raise InputError(f"cannot write {path}: the folder {folder} does not exist; create it (mkdir -p {folder})")
+
+
+def _header(trackers: int, sequences: int) -> str:
+    env = environment()
+    return (f"edge_tracker {env['edge_tracker']} evaluation: {trackers} tracker(s) x {sequences} sequence(s)\n"
+            f"machine: {env['processor']} ({env['cpu_count']} CPUs, {env['machine']}), {env['platform']}\n"
+            f"OpenCV {env['opencv']} ({env['opencv_threads']} threads), numpy {env['numpy']}, "
+            f"Python {env['python']}")
+
+
+@contextlib.contextmanager
+def _logging_to_stderr(args: argparse.Namespace):
+    """The package logger at the chosen verbosity, to this call's stderr; restored afterwards."""
+    package = logging.getLogger("edge_tracker")
+    saved = package.level, package.propagate
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    package.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
+    package.addHandler(handler)
+    package.propagate = False
+    try:
+        yield
+    finally:
+        package.removeHandler(handler)
+        package.setLevel(saved[0])
+        package.propagate = saved[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

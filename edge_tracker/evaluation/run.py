@@ -1,0 +1,328 @@
+"""Run trackers over annotated sequences (one-pass evaluation) and report the results.
+
+A *tracker* here is anything with ``initialize(frame, box)`` and ``track(frame) -> [4] xywh``
+(frames BGR uint8 ``[H, W, 3]``, as ``Sequence.frame`` reads them with ``cv2.imread`` and as the
+``edge-tracker`` CLI feeds our trackers from OpenCV sources). A *tracker factory* is a callable
+with no arguments that returns a fresh tracker: every sequence gets its own instance, so nothing
+learnt on one sequence leaks into the next.
+
+- OpenCV's trackers: :func:`edge_tracker.evaluation.peers.factory`.
+- Ours: :class:`OwnTrackers` loads an export's phase runners once and builds a new tracker on them
+  per sequence (the trackers keep their state in themselves, not in the runners).
+
+Timing: only the tracker's calls are timed (``time.perf_counter``), never the frame reads. FPS =
+frames tracked / seconds spent in ``track()``; the ``initialize()`` call is reported apart.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Mapping
+from collections.abc import Sequence as SequenceOf
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from edge_tracker import __version__
+from edge_tracker.datasets.readers import Sequence
+from edge_tracker.errors import InputError
+from edge_tracker.evaluation.metrics import (
+    PRECISION_THRESHOLDS,
+    SUCCESS_THRESHOLDS,
+    SequenceResult,
+    Summary,
+    aggregate,
+)
+
+logger = logging.getLogger("edge_tracker.evaluation")
+
+
+class Tracker(Protocol):
+    """What :func:`evaluate` drives."""
+
+    def initialize(self, frame: np.ndarray, box) -> None: ...
+
+    def track(self, frame: np.ndarray) -> np.ndarray: ...
+
+
+TrackerFactory = Callable[[], Tracker]
+
+
+# --------------------------------------------------------------------------------------------------
+# Our trackers
+# --------------------------------------------------------------------------------------------------
+
+class OwnTracker:
+    """Adapts an edge_tracker tracker (``track`` returns a ``TrackResult``) to the evaluation's interface."""
+
+    def __init__(self, tracker) -> None:
+        self.tracker = tracker
+
+    def initialize(self, frame: np.ndarray, box) -> None:
+        self.tracker.initialize(frame, box)
+
+    def track(self, frame: np.ndarray) -> np.ndarray:
+        return np.asarray(self.tracker.track(frame).box, dtype=np.float64).reshape(4)
+
+
+class OwnTrackers:
+    """Factory of our trackers over one export: runners loaded once, a new tracker per call.
+
+    ``with OwnTrackers(dir) as make: make()``; :meth:`close` frees the runners' sessions.
+
+    Args:
+        model: export folder (``python -m export onnx``) for ``backend="ort"``, or a checkpoint for
+            ``"torch"``.
+        backend, device: as for ``edge_tracker.backends.load_runners``.
+    """
+
+    def __init__(self, model: str | Path, backend: str = "ort", device: str = "cpu") -> None:
+        from edge_tracker.backends import load_runners
+
+        self.model = Path(model)
+        self.name, self._runners = load_runners(self.model, backend, device)  # name: e.g. "scs-siam"
+
+    def __call__(self) -> OwnTracker:
+        from edge_tracker.trackers import build_tracker
+
+        return OwnTracker(build_tracker(self.name, self._runners))
+
+    def close(self) -> None:
+        for runner in self._runners.values():
+            runner.deactivate()
+
+    def __enter__(self) -> OwnTrackers:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# One tracker, one sequence
+# --------------------------------------------------------------------------------------------------
+
+def first_annotated(sequence: Sequence) -> int:
+    """Index of the first frame with a box: where tracking starts (leading unannotated frames skipped)."""
+    present = np.flatnonzero(sequence.present)
+    if present.size == 0:
+        raise InputError(f"sequence {sequence.name!r} has no annotated frame (every ground-truth row is NaN); "
+                         "a tracker cannot be initialised on it")
+    return int(present[0])
+
+
+def frames_to_process(sequence: Sequence, max_frames: int | None = None) -> int:
+    """Frames :func:`evaluate` reads: from the first annotated one to the end, at most ``max_frames``."""
+    whole = isinstance(max_frames, (int, np.integer)) and not isinstance(max_frames, bool)
+    if max_frames is not None and (not whole or max_frames < 1):
+        raise InputError(f"max_frames must be a whole number >= 1 (the initialisation frame counts), "
+                         f"got {max_frames!r}")
+    count = len(sequence) - first_annotated(sequence)
+    return count if max_frames is None else min(count, int(max_frames))
+
+
+def evaluate(tracker_factory: TrackerFactory, sequence: Sequence, max_frames: int | None = None, *,
+             tracker: str = "", on_frame: Callable[[], None] | None = None) -> SequenceResult:
+    """Run one fresh tracker over ``sequence`` and score it (one-pass evaluation).
+
+    The tracker starts on the first annotated frame with that frame's box and tracks every later
+    frame (including frames whose target is marked absent: they are tracked, but not scored).
+    The initialisation frame is scored with the given box as its prediction (OTB's convention).
+
+    Args:
+        tracker_factory: returns a new tracker (see the module doc).
+        sequence: an annotated sequence (``edge_tracker.datasets.readers.load_sequence``).
+        max_frames: process at most this many frames, the initialisation frame included.
+        tracker: label of the tracker in the result.
+        on_frame: called after each processed frame (progress bars).
+
+    Returns:
+        The :class:`SequenceResult`: predictions for frames ``first_frame ..``, metrics, timing.
+    """
+    start = first_annotated(sequence)
+    count = frames_to_process(sequence, max_frames)
+    instance = tracker_factory()
+    init_box = sequence.boxes[start].copy()
+    predictions = np.empty((count, 4), dtype=np.float64)
+    predictions[0] = init_box
+
+    frame = sequence.frame(start)
+    began = time.perf_counter()
+    instance.initialize(frame, init_box)
+    init_seconds = time.perf_counter() - began
+    if on_frame is not None:
+        on_frame()
+
+    track_seconds = 0.0
+    for offset in range(1, count):
+        frame = sequence.frame(start + offset)
+        began = time.perf_counter()
+        box = instance.track(frame)
+        track_seconds += time.perf_counter() - began
+        predictions[offset] = np.asarray(box, dtype=np.float64).reshape(4)
+        if on_frame is not None:
+            on_frame()
+
+    return SequenceResult.from_boxes(sequence.name, predictions, sequence.boxes[start:start + count],
+                                     tracker=tracker, first_frame=start, frames_tracked=count - 1,
+                                     init_seconds=init_seconds, track_seconds=track_seconds)
+
+
+# --------------------------------------------------------------------------------------------------
+# Several trackers, several sequences
+# --------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """Every tracker on every sequence, with the machine it ran on."""
+
+    trackers: tuple[str, ...]            # tracker labels, in the order given
+    sequences: tuple[str, ...]           # sequence names, in the order given
+    results: tuple[SequenceResult, ...]  # one per (tracker, sequence), tracker-major
+    environment: dict[str, Any] = field(default_factory=dict)  # see environment()
+
+    def result(self, tracker: str, sequence: str) -> SequenceResult:
+        """The result of ``tracker`` on ``sequence``."""
+        for item in self.results:
+            if item.tracker == tracker and item.name == sequence:
+                return item
+        raise KeyError(f"no result for tracker {tracker!r} on sequence {sequence!r}")
+
+    def summaries(self) -> dict[str, Summary]:
+        """``{tracker label: Summary}`` over all sequences (see ``metrics.aggregate``)."""
+        return {name: aggregate([r for r in self.results if r.tracker == name]) for name in self.trackers}
+
+
+def evaluate_many(trackers: Mapping[str, TrackerFactory], sequences: SequenceOf[Sequence],
+                  max_frames: int | None = None, *, progress: bool = False) -> Evaluation:
+    """Every tracker over every sequence; ``trackers`` maps a label to a tracker factory.
+
+    Args:
+        trackers: ``{label: factory}``, e.g. ``{"opencv-mil": peers.factory("mil")}``.
+        sequences: the sequences, each name used once.
+        max_frames: per sequence, at most this many frames (initialisation frame included).
+        progress: show a tqdm bar over all frames on stderr.
+    """
+    if not trackers:
+        raise InputError("no tracker to evaluate; give at least one")
+    if not sequences:
+        raise InputError("no sequence to evaluate on; give at least one")
+    names = [s.name for s in sequences]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise InputError(f"sequence name(s) {repeated} given more than once; each sequence must appear once "
+                         "(results are reported by name)")
+    total = len(trackers) * sum(frames_to_process(s, max_frames) for s in sequences)
+    from tqdm import tqdm
+
+    results = []
+    with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
+        for label, factory in trackers.items():
+            for sequence in sequences:
+                bar.set_description(f"{label} on {sequence.name}")
+                result = evaluate(factory, sequence, max_frames, tracker=label, on_frame=lambda: bar.update(1))
+                logger.debug("%s on %s: AUC %.3f, P@20 %.3f, %.1f FPS", label, sequence.name, result.auc,
+                             result.precision20, result.fps)
+                results.append(result)
+    return Evaluation(tuple(trackers), tuple(names), tuple(results), environment())
+
+
+def environment() -> dict[str, Any]:
+    """The machine and libraries the numbers came from (FPS means nothing without them)."""
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "processor": _processor_name(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "opencv": cv2.__version__,
+        "opencv_threads": cv2.getNumThreads(),  # left as OpenCV sets it; the peers run with this many
+        "edge_tracker": __version__,
+    }
+    onnxruntime = sys.modules.get("onnxruntime")  # reported only when our trackers loaded it
+    if onnxruntime is not None:
+        info["onnxruntime"] = getattr(onnxruntime, "__version__", "unknown")
+    return info
+
+
+def _processor_name() -> str:
+    """The CPU's model name where Linux tells it (platform.processor() is often just the arch there)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith(("model name", "hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+# --------------------------------------------------------------------------------------------------
+# Reports
+# --------------------------------------------------------------------------------------------------
+
+def _fmt(value: float, digits: int = 3) -> str:
+    return "n/a" if value is None or not math.isfinite(value) else f"{value:.{digits}f}"
+
+
+def to_markdown(evaluation: Evaluation) -> str:
+    """Two Markdown tables: per tracker (AUC, P@20, mean IoU, FPS), then AUC per sequence."""
+    summaries = evaluation.summaries()
+    lines = ["| tracker | AUC | P@20 | mean IoU | FPS | AUC (frames pooled) |",
+             "|---|---:|---:|---:|---:|---:|"]
+    for name in evaluation.trackers:
+        s = summaries[name]
+        lines.append(f"| {name} | {_fmt(s.auc)} | {_fmt(s.precision20)} | {_fmt(s.mean_iou)} | {_fmt(s.fps, 1)} "
+                     f"| {_fmt(s.pooled_auc)} |")
+    lines += ["", f"AUC, P@20 and mean IoU: mean over {len(evaluation.sequences)} sequence(s) of each sequence's "
+              "value (OTB toolkit); AUC (frames pooled): all frames concatenated. FPS: frames tracked / "
+              "seconds in track(), initialisation excluded.", "",
+              "| sequence | frames | " + " | ".join(evaluation.trackers) + " |",
+              "|---|---:|" + "---:|" * len(evaluation.trackers)]
+    for sequence in evaluation.sequences:
+        row = [evaluation.result(name, sequence) for name in evaluation.trackers]
+        lines.append(f"| {sequence} | {row[0].frames} | " + " | ".join(_fmt(r.auc) for r in row) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _plain(value):
+    """JSON-safe: arrays to lists, NaN and infinities to None."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+def to_json(evaluation: Evaluation, indent: int | None = None) -> str:
+    """The whole evaluation as JSON: environment, thresholds, summaries, per-sequence results.
+
+    NaN and infinite values (no frame tracked, failed predictions) are written as ``null``.
+    Predictions are ``[x, y, w, h]`` per processed frame from ``first_frame`` on.
+    """
+    summaries = evaluation.summaries()
+    document = {
+        "environment": evaluation.environment,
+        "thresholds": {"success_iou": SUCCESS_THRESHOLDS, "precision_px": PRECISION_THRESHOLDS},
+        "summaries": [{k: getattr(summaries[name], k) for k in summaries[name].__dataclass_fields__}
+                      for name in evaluation.trackers],
+        "results": [{k: getattr(r, k) for k in r.__dataclass_fields__ if k not in ("ious", "center_errors")}
+                    for r in evaluation.results],
+    }
+    return json.dumps(_plain(document), indent=indent, allow_nan=False)
