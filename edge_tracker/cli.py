@@ -119,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after N frames, the initialisation frame included")
     track.add_argument("--headless", action="store_true",
                        help="never open a window (then --init is required and display:// refused)")
+    commands.add_parser("eval", add_help=False,
+                        help="accuracy (success AUC, precision@20) and FPS on annotated sequences, beside "
+                             "OpenCV's KCF/CSRT/MIL/NanoTrack (edge-tracker eval --help)")
     return parser
 
 
@@ -156,6 +159,11 @@ def _key_value(text: str) -> tuple[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (see the module docstring)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:  # its own parser: edge_tracker/evaluation/__main__.py
+        from edge_tracker.evaluation.__main__ import main as eval_main
+
+        return eval_main(argv[1:], prog="edge-tracker eval")
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

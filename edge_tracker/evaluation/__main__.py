@@ -14,8 +14,10 @@ import sys
 from pathlib import Path
 
 from edge_tracker.datasets.readers import load_sequence
+from edge_tracker.demo import resolve_model
 from edge_tracker.errors import EdgeTrackerError, InputError
 from edge_tracker.evaluation import peers
+from edge_tracker.trackers import TRACKERS
 from edge_tracker.evaluation.run import (
     OwnTrackers,
     environment,
@@ -39,11 +41,14 @@ TrackingNet), detected from its files. Metrics follow the OTB toolkit: AUC of th
 not scored. kcf and csrt need opencv-contrib-python-headless; nano needs --nano-models."""
 
 
-def _ours(text: str) -> tuple[str, Path]:
+def _ours(text: str) -> tuple[str, Path | None]:
     name, sep, folder = text.partition("=")
+    if not sep and name.strip() in TRACKERS:
+        return name.strip(), None  # the tracker's demo checkpoint
     if not sep or not name.strip() or not folder.strip() or not re.fullmatch(r"[\w.+-]+", name.strip()):
         raise argparse.ArgumentTypeError(f"{text!r} is not NAME=EXPORT_DIR (NAME: letters, digits, . _ + -), "
-                                         "e.g. scs-fp32=out/scs-siam")
+                                         "e.g. scs-fp32=out/scs-siam, or a tracker name alone for its demo "
+                                         "checkpoint, e.g. scs-siam")
     return name.strip(), Path(folder.strip())
 
 
@@ -66,16 +71,17 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m edge_tracker.evaluation", epilog=EPILOG,
+        prog=prog, epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         description="Run our exported trackers and OpenCV's trackers over annotated sequences "
                     "(one-pass evaluation) and report AUC, precision@20px, mean IoU and FPS.")
     parser.add_argument("sequences", nargs="+", type=Path, metavar="SEQ", help="annotated sequence folder(s)")
     parser.add_argument("--ours", action="append", default=[], type=_ours, metavar="NAME=EXPORT_DIR",
                         help="one of our trackers: a label and its export folder from `python -m export onnx` "
-                             "(run on ONNX Runtime, CPU); repeatable")
+                             "(run on ONNX Runtime, CPU), or a tracker name alone (scs-siam, aff-atom) for its "
+                             "demo checkpoint; repeatable")
     parser.add_argument("--peers", type=_peer_list, default=[], metavar="LIST",
                         help=f"OpenCV trackers to compare against, comma-separated, from {','.join(peers.PEERS)}")
     parser.add_argument("--nano-models", type=Path, default=None, metavar="DIR",
@@ -92,10 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, prog: str = "python -m edge_tracker.evaluation") -> int:
     """Run the command line; return the exit code (see the module docstring)."""
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(prog).parse_args(argv)
     except SystemExit as stop:  # argparse exits on --help (0) and on bad arguments (2)
         return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
     with _logging_to_stderr(args), contextlib.ExitStack() as owned:
@@ -155,7 +161,9 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
     for name, folder in args.ours:
         if name in trackers or name in peer_factories:
             raise InputError(f"--ours {name}=...: the label {name!r} is already used; give each tracker its own")
-        if not folder.is_dir():
+        if folder is None:
+            folder = resolve_model(None, "ort", name)  # the demo checkpoint, exported on first use
+        elif not folder.is_dir():
             raise InputError(f"--ours {name}={folder}: no such export folder; make one with `python -m export onnx "
                              f"--tracker NAME --checkpoint FILE --out {folder}`")
         own = OwnTrackers(folder)

@@ -93,3 +93,16 @@ def test_export_without_checkpoint_takes_the_demo_unless_random_is_asked(stand_i
     assert source["weights"] == "checkpoint" and source["sha256"] == sha256_file(stand_in_demos)
     assert export_main(["-q", "onnx", "--tracker", "scs-siam", "--random-weights", "--out", str(tmp_path / "b")]) == 0
     assert read_manifest(tmp_path / "b")["source"]["weights"] == "random"
+
+
+def test_evaluation_takes_a_tracker_name_for_its_demo(stand_in_demos, tmp_path, capsys):
+    from edge_tracker.datasets.synthetic import SyntheticConfig, generate_sequence
+    from edge_tracker.evaluation.__main__ import main as eval_main
+
+    folder = generate_sequence(0, SyntheticConfig(num_frames=5)).write(tmp_path / "seq")
+    out = tmp_path / "eval.json"
+    assert eval_main([str(folder), "--ours", "scs-siam", "--json", str(out), "-q"]) == 0
+    result = json.loads(out.read_text())["results"][0]
+    assert result["tracker"] == "scs-siam" and result["frames"] == 5
+    assert track_main(["eval", str(folder), "--ours", "atom", "-q"]) == 2  # also as `edge-tracker eval`
+    assert "no demo checkpoint ships for 'atom'" in capsys.readouterr().err
