@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 
 from edge_tracker.backends import BACKENDS, load_runners
+from edge_tracker.command_line import logging_to_stderr, positive_int
 from edge_tracker.demo import demo_checkpoint, resolve_model
 from edge_tracker.errors import ConfigError, EdgeTrackerError, InputError
 from edge_tracker.trackers import TRACKERS, build_tracker, tracker_params
@@ -115,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--init", type=_box, default=None, metavar="X,Y,W,H",
                        help="initial box in pixels of the first frame (commas or spaces); "
                             "omitted: draw it with the mouse")
-    track.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
+    track.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                        help="stop after N frames, the initialisation frame included")
     track.add_argument("--headless", action="store_true",
                        help="never open a window (then --init is required and display:// refused)")
@@ -135,16 +136,6 @@ def _box(text: str) -> tuple[float, float, float, float]:
         raise argparse.ArgumentTypeError(f"{text!r} is not 4 numbers x,y,w,h (pixels, 0-based top-left), "
                                          "e.g. 204,150,17,50")
     return values
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
 
 
 def _key_value(text: str) -> tuple[str, str]:
@@ -169,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as stop:  # argparse exits on --help (0) and on bad arguments (2)
         return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
-    with _logging_to_stderr(args):
+    with logging_to_stderr(args.verbose, args.quiet):
         try:
             if args.command == "track":
                 return _cmd_track(args)
@@ -181,30 +172,6 @@ def main(argv: list[str] | None = None) -> int:
             return 130
     parser.error(f"unknown command {args.command}")
     return 2
-
-
-@contextlib.contextmanager
-def _logging_to_stderr(args: argparse.Namespace):
-    """Our verbosity applies to the edge_tracker logger only; other libraries stay at WARNING.
-
-    The handler is bound to the sys.stderr of this call (not of the first call in the process), so
-    main() behaves the same when called repeatedly in one process.
-    """
-    package = logging.getLogger("edge_tracker")
-    saved = package.level, package.propagate
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    package.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
-    package.addHandler(handler)
-    package.propagate = False
-    try:
-        yield
-    finally:
-        package.removeHandler(handler)
-        package.setLevel(saved[0])
-        package.propagate = saved[1]
 
 
 # -- track -----------------------------------------------------------------------------------------

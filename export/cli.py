@@ -13,6 +13,7 @@ import logging
 import sys
 from pathlib import Path
 
+from edge_tracker.command_line import logging_to_stderr
 from edge_tracker.errors import EdgeTrackerError, ExportError
 from export.models.config import TRACKERS
 
@@ -53,23 +54,19 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    # Our verbosity applies to our logger only; other libraries stay at WARNING unless -v.
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("edge_tracker").setLevel(level)
-    try:
-        if args.command == "onnx":
-            return _cmd_onnx(args)
-    except ExportError as err:
-        logger.error("%s", err)
-        return 1
-    except EdgeTrackerError as err:
-        logger.error("%s", err)
-        return 2
-    except KeyboardInterrupt:
-        logger.error("interrupted")
-        return 130
+    with logging_to_stderr(args.verbose, args.quiet):
+        try:
+            if args.command == "onnx":
+                return _cmd_onnx(args)
+        except ExportError as err:
+            logger.error("%s", err)
+            return 1
+        except EdgeTrackerError as err:
+            logger.error("%s", err)
+            return 2
+        except KeyboardInterrupt:
+            logger.error("interrupted")
+            return 130
     parser.error(f"unknown command {args.command}")
     return 2
 

@@ -13,11 +13,11 @@ import re
 import sys
 from pathlib import Path
 
+from edge_tracker.command_line import logging_to_stderr, positive_int
 from edge_tracker.datasets.readers import load_sequence
 from edge_tracker.demo import resolve_model
 from edge_tracker.errors import EdgeTrackerError, InputError
 from edge_tracker.evaluation import peers
-from edge_tracker.trackers import TRACKERS
 from edge_tracker.evaluation.run import (
     OwnTrackers,
     environment,
@@ -26,6 +26,7 @@ from edge_tracker.evaluation.run import (
     to_json,
     to_markdown,
 )
+from edge_tracker.trackers import TRACKERS
 
 logger = logging.getLogger("edge_tracker.evaluation")
 
@@ -61,16 +62,6 @@ def _peer_list(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive whole number")
-    return value
-
-
 def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=prog, epilog=EPILOG,
@@ -87,7 +78,7 @@ def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.Ar
     parser.add_argument("--nano-models", type=Path, default=None, metavar="DIR",
                         help=f"folder with {peers.NANO_FILES['backbone']} and {peers.NANO_FILES['neckhead']} "
                              "(needed by --peers nano)")
-    parser.add_argument("--max-frames", type=_positive_int, default=None, metavar="N",
+    parser.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                         help="at most N frames per sequence, the initialisation frame included")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                         help="write every result (curves, predictions, machine) as JSON")
@@ -104,7 +95,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m edge_tracker.eval
         args = build_parser(prog).parse_args(argv)
     except SystemExit as stop:  # argparse exits on --help (0) and on bad arguments (2)
         return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
-    with _logging_to_stderr(args), contextlib.ExitStack() as owned:
+    with logging_to_stderr(args.verbose, args.quiet), contextlib.ExitStack() as owned:
         try:
             sequences, trackers = _prepare(args, owned)
         except EdgeTrackerError as err:
@@ -188,24 +179,6 @@ def _header(trackers: int, sequences: int) -> str:
             f"machine: {env['processor']} ({env['cpu_count']} CPUs, {env['machine']}), {env['platform']}\n"
             f"OpenCV {env['opencv']} ({env['opencv_threads']} threads), numpy {env['numpy']}, "
             f"Python {env['python']}")
-
-
-@contextlib.contextmanager
-def _logging_to_stderr(args: argparse.Namespace):
-    """The package logger at the chosen verbosity, to this call's stderr; restored afterwards."""
-    package = logging.getLogger("edge_tracker")
-    saved = package.level, package.propagate
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    package.setLevel(logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO)
-    package.addHandler(handler)
-    package.propagate = False
-    try:
-        yield
-    finally:
-        package.removeHandler(handler)
-        package.setLevel(saved[0])
-        package.propagate = saved[1]
 
 
 if __name__ == "__main__":
