@@ -24,11 +24,11 @@ from pathlib import Path
 
 import cv2
 
-from edge_tracker.backends import BACKENDS, load_runners
-from edge_tracker.command_line import logging_to_stderr, positive_int
+from edge_tracker.backends import BACKENDS, load_runners, model_tracking_params
+from edge_tracker.command_line import key_value, logging_to_stderr, positive_int, tracker_params_from_text
 from edge_tracker.demo import demo_checkpoint, resolve_model
-from edge_tracker.errors import ConfigError, EdgeTrackerError, InputError
-from edge_tracker.trackers import TRACKERS, build_tracker, tracker_params
+from edge_tracker.errors import EdgeTrackerError, InputError
+from edge_tracker.trackers import TRACKERS, build_tracker
 from edge_tracker.video import (
     FrameSource,
     InputSpec,
@@ -90,7 +90,7 @@ def _model_options() -> argparse.ArgumentParser:
                        help="tracker the model must be; default: the one the model records")
     model.add_argument("--device", choices=DEVICES, default="auto",
                        help="auto (default): CUDA where the backend has it, else CPU")
-    model.add_argument("--param", action="append", default=[], type=_key_value, metavar="KEY=VALUE",
+    model.add_argument("--param", action="append", default=[], type=key_value, metavar="KEY=VALUE",
                        dest="params", help="override a tracking parameter (repeatable), e.g. "
                                            "--param window_influence=0.2")
     return group
@@ -138,13 +138,6 @@ def _box(text: str) -> tuple[float, float, float, float]:
     return values
 
 
-def _key_value(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key.strip():
-        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. window_influence=0.2")
-    return key.strip(), value.strip()
-
-
 # -- entry point -----------------------------------------------------------------------------------
 
 
@@ -189,12 +182,17 @@ def _cmd_track(args: argparse.Namespace) -> int:
     elif args.tracker is not None:
         demo_checkpoint(args.tracker)  # no demo for this tracker: say so before anything is opened
     overrides = dict(args.params)
-    params = _tracker_params(args.tracker, overrides) if args.tracker else None
+    if args.tracker:
+        tracker_params_from_text(args.tracker, overrides)  # a misspelt --param fails before the model loads
 
     model = resolve_model(args.model, args.backend, args.tracker)
     name, runners = load_runners(model, args.backend, args.device, args.tracker)
     try:
-        tracker = build_tracker(name, runners, params or _tracker_params(name, overrides))
+        recommended = model_tracking_params(model, args.backend)
+        if recommended:
+            logger.info("tracking parameters from the checkpoint: %s (--param overrides them)", recommended)
+        params = tracker_params_from_text(name, overrides, base=recommended)
+        tracker = build_tracker(name, runners, params)
         logger.info("tracker %s on %s (%s, device %s)", name, model, args.backend, args.device)
         return _track(args, tracker, name, input_spec, outputs)
     finally:
@@ -343,45 +341,6 @@ def _check_model_path(model: Path, backend: str) -> None:
     if backend == "torch" and model.is_dir():
         raise InputError(f"--model {model} is a folder, but --backend torch runs a .safetensors "
                          "checkpoint; use --backend ort for an export folder")
-
-
-def _tracker_params(name: str, overrides: dict[str, str]):
-    """Tracking parameters of ``name`` with ``--param`` texts parsed and checked against each field."""
-    defaults = tracker_params(name)
-    typed = {}
-    for key, text in overrides.items():
-        value = _parse_scalar(text)
-        if dataclasses.is_dataclass(defaults) and hasattr(defaults, key):
-            value = _as_type_of(getattr(defaults, key), value, key, text)
-        typed[key] = value
-    return tracker_params(name, typed)  # unknown keys: ConfigError listing the valid ones
-
-
-def _parse_scalar(text: str):
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _as_type_of(default, value, key: str, text: str):
-    if isinstance(default, bool):
-        ok, expected = isinstance(value, bool), "true or false"
-    elif isinstance(default, int):
-        ok, expected = isinstance(value, int) and not isinstance(value, bool), "a whole number"
-    elif isinstance(default, float):
-        ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
-        value = float(value) if ok else value
-    else:
-        ok, expected = True, ""
-    if not ok:
-        raise ConfigError(f"--param {key}={text}: {key} takes {expected} (default {default!r})")
-    return value
 
 
 def _select_box(image) -> tuple[float, float, float, float]:

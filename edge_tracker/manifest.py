@@ -7,30 +7,33 @@ import json
 from pathlib import Path
 from typing import Any
 
-from edge_tracker.errors import ExportError
+from edge_tracker.errors import InputError
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = "edge_tracker.onnx_manifest"
 
 
 def read_manifest(out_dir: str | Path, verify: bool = True) -> dict[str, Any]:
-    """Read an export's manifest; with ``verify``, check every model file against its sha256."""
+    """Read an export's manifest; with ``verify``, check every model file against its sha256.
+
+    A missing, unreadable or tampered export is the caller's input: InputError naming the file and the fix.
+    """
     path = Path(out_dir) / MANIFEST_NAME
     if not path.is_file():
-        raise ExportError(f"no {MANIFEST_NAME} in {out_dir}: run `python -m export onnx ... --out {out_dir}`")
+        raise InputError(f"no {MANIFEST_NAME} in {out_dir}: run `python -m export onnx ... --out {out_dir}`")
     try:
         manifest = json.loads(path.read_text())
     except json.JSONDecodeError as err:
-        raise ExportError(f"{path} is not valid JSON ({err}); re-run the export") from err
+        raise InputError(f"{path} is not valid JSON ({err}); re-run the export") from err
     if manifest.get("format") != MANIFEST_FORMAT:
-        raise ExportError(f"{path} is not an edge_tracker ONNX manifest (format={manifest.get('format')!r})")
+        raise InputError(f"{path} is not an edge_tracker ONNX manifest (format={manifest.get('format')!r})")
     if verify:
         for phase in manifest["phases"]:
             model_path = Path(out_dir) / phase["file"]
             if not model_path.is_file():
-                raise ExportError(f"{model_path} listed in the manifest is missing; re-run the export")
+                raise InputError(f"{model_path} listed in the manifest is missing; re-run the export")
             if sha256_file(model_path) != phase["sha256"]:
-                raise ExportError(f"{model_path} does not match the sha256 in its manifest (changed "
+                raise InputError(f"{model_path} does not match the sha256 in its manifest (changed "
                                   f"after export?); re-run the export")
     return manifest
 

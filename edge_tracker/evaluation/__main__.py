@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import re
 import sys
 from pathlib import Path
 
-from edge_tracker.command_line import logging_to_stderr, positive_int
+from edge_tracker.command_line import logging_to_stderr, positive_int, tracker_params_from_text
 from edge_tracker.datasets.readers import load_sequence
 from edge_tracker.demo import resolve_model
 from edge_tracker.errors import EdgeTrackerError, InputError
@@ -53,6 +54,14 @@ def _ours(text: str) -> tuple[str, Path | None]:
     return name.strip(), Path(folder.strip())
 
 
+def _label_param(text: str) -> tuple[str, str, str]:
+    label, sep, rest = text.partition(":")
+    key, eq, value = rest.partition("=")
+    if not sep or not eq or not label.strip() or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not LABEL:KEY=VALUE, e.g. aff-atom:refine=false")
+    return label.strip(), key.strip(), value.strip()
+
+
 def _peer_list(text: str) -> list[str]:
     names = [p.strip().lower() for p in text.split(",") if p.strip()]
     unknown = [n for n in names if n not in peers.PEERS]
@@ -73,6 +82,9 @@ def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.Ar
                         help="one of our trackers: a label and its export folder from `python -m export onnx` "
                              "(run on ONNX Runtime, CPU), or a tracker name alone (scs-siam, aff-atom) for its "
                              "demo checkpoint; repeatable")
+    parser.add_argument("--param", action="append", default=[], type=_label_param, metavar="LABEL:KEY=VALUE",
+                        dest="params", help="a tracking parameter of one of --ours, e.g. aff-atom:refine=false "
+                                            "(repeatable; on top of what its checkpoint recommends)")
     parser.add_argument("--peers", type=_peer_list, default=[], metavar="LIST",
                         help=f"OpenCV trackers to compare against, comma-separated, from {','.join(peers.PEERS)}")
     parser.add_argument("--nano-models", type=Path, default=None, metavar="DIR",
@@ -146,6 +158,10 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
     if repeated:
         raise InputError(f"sequence name(s) {repeated} given more than once; give each sequence once")
 
+    stray = sorted({label for label, _, _ in args.params} - {name for name, _ in args.ours})
+    if stray:
+        raise InputError(f"--param for {stray}, which no --ours names; write LABEL:KEY=VALUE with the label "
+                         f"of an --ours tracker ({[name for name, _ in args.ours]})")
     # Peers are checked first (cheap), then our exports loaded; ours come first in the tables.
     peer_factories = {peers.label(name): peers.factory(name, args.nano_models) for name in args.peers}
     trackers = {}
@@ -157,8 +173,11 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
         elif not folder.is_dir():
             raise InputError(f"--ours {name}={folder}: no such export folder; make one with `python -m export onnx "
                              f"--tracker NAME --checkpoint FILE --out {folder}`")
-        own = OwnTrackers(folder)
+        own = OwnTrackers(folder)  # with the parameters its checkpoint recommends, if any
         owned.callback(own.close)
+        texts = {key: value for label, key, value in args.params if label == name}
+        if texts:
+            own.params = tracker_params_from_text(own.name, texts, base=dataclasses.asdict(own.params))
         logger.info("%s: %s export in %s", name, own.name, folder)
         trackers[name] = own
     trackers.update(peer_factories)

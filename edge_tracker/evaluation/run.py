@@ -16,6 +16,7 @@ frames tracked / seconds spent in ``track()``; the ``initialize()`` call is repo
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -83,18 +84,23 @@ class OwnTrackers:
         model: export folder (``python -m export onnx``) for ``backend="ort"``, or a checkpoint for
             ``"torch"``.
         backend, device: as for ``edge_tracker.backends.load_runners``.
+        params: tracking-parameter overrides, on top of those the model's checkpoint recommends.
     """
 
-    def __init__(self, model: str | Path, backend: str = "ort", device: str = "cpu") -> None:
-        from edge_tracker.backends import load_runners
+    def __init__(self, model: str | Path, backend: str = "ort", device: str = "cpu",
+                 params: dict[str, Any] | None = None) -> None:
+        from edge_tracker.backends import load_runners, model_tracking_params
+        from edge_tracker.trackers import tracker_params
 
         self.model = Path(model)
         self.name, self._runners = load_runners(self.model, backend, device)  # name: e.g. "scs-siam"
+        # the checkpoint's recommended values, then the caller's; checked (unknown keys refused) now
+        self.params = tracker_params(self.name, {**model_tracking_params(self.model, backend), **(params or {})})
 
     def __call__(self) -> OwnTracker:
         from edge_tracker.trackers import build_tracker
 
-        return OwnTracker(build_tracker(self.name, self._runners))
+        return OwnTracker(build_tracker(self.name, self._runners, self.params))
 
     def close(self) -> None:
         for runner in self._runners.values():
@@ -189,6 +195,7 @@ class Evaluation:
     sequences: tuple[str, ...]           # sequence names, in the order given
     results: tuple[SequenceResult, ...]  # one per (tracker, sequence), tracker-major
     environment: dict[str, Any] = field(default_factory=dict)  # see environment()
+    settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> our trackers' model, params
 
     def result(self, tracker: str, sequence: str) -> SequenceResult:
         """The result of ``tracker`` on ``sequence``."""
@@ -233,7 +240,10 @@ def evaluate_many(trackers: Mapping[str, TrackerFactory], sequences: SequenceOf[
                 logger.debug("%s on %s: AUC %.3f, P@20 %.3f, %.1f FPS", label, sequence.name, result.auc,
                              result.precision20, result.fps)
                 results.append(result)
-    return Evaluation(tuple(trackers), tuple(names), tuple(results), environment())
+    settings = {label: {"tracker": factory.name, "model": str(factory.model),
+                        "params": dataclasses.asdict(factory.params)}
+                for label, factory in trackers.items() if isinstance(factory, OwnTrackers)}
+    return Evaluation(tuple(trackers), tuple(names), tuple(results), environment(), settings)
 
 
 def environment() -> dict[str, Any]:
@@ -319,6 +329,7 @@ def to_json(evaluation: Evaluation, indent: int | None = None) -> str:
     summaries = evaluation.summaries()
     document = {
         "environment": evaluation.environment,
+        "settings": evaluation.settings,
         "thresholds": {"success_iou": SUCCESS_THRESHOLDS, "precision_px": PRECISION_THRESHOLDS},
         "summaries": [{k: getattr(summaries[name], k) for k in summaries[name].__dataclass_fields__}
                       for name in evaluation.trackers],

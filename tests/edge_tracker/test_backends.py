@@ -75,3 +75,17 @@ def test_runtime_imports_without_torch(relu_model):
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0.0"
+
+
+def test_a_folder_that_is_not_a_whole_export_is_an_input_error(tmp_path):
+    from edge_tracker.errors import InputError
+    from edge_tracker.manifest import read_manifest
+
+    with pytest.raises(InputError, match="no manifest.json in"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(InputError, match="is not valid JSON"):
+        read_manifest(tmp_path)
+    (tmp_path / "manifest.json").write_text('{"format": "something else"}')
+    with pytest.raises(InputError, match="is not an edge_tracker ONNX manifest"):
+        read_manifest(tmp_path)

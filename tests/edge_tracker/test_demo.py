@@ -106,3 +106,33 @@ def test_evaluation_takes_a_tracker_name_for_its_demo(stand_in_demos, tmp_path, 
     assert result["tracker"] == "scs-siam" and result["frames"] == 5
     assert track_main(["eval", str(folder), "--ours", "atom", "-q"]) == 2  # also as `edge-tracker eval`
     assert "no demo checkpoint ships for 'atom'" in capsys.readouterr().err
+
+
+def test_tracking_params_a_checkpoint_recommends_apply_under_param(exports, tmp_path, monkeypatch, capsys):
+    """A checkpoint's meta["tracking_params"] are the defaults of track and eval; --param overrides them."""
+    from edge_tracker.backends import model_tracking_params
+    from edge_tracker.datasets.synthetic import SyntheticConfig, generate_sequence
+    from edge_tracker.evaluation.__main__ import main as eval_main
+    from export.checkpoint import load_model, save_checkpoint
+    from export.cli import main as export_main
+
+    source, _ = exports("scs-siam")
+    net, _ = load_model(source)
+    checkpoint = save_checkpoint(tmp_path / "tuned.safetensors", net, net.config,
+                                 meta={"tracking_params": {"window_influence": 0.5}})
+    assert export_main(["-q", "onnx", "--tracker", "scs-siam", "--checkpoint", str(checkpoint),
+                        "--out", str(tmp_path / "onnx")]) == 0
+    assert model_tracking_params(tmp_path / "onnx") == {"window_influence": 0.5}
+    assert model_tracking_params(checkpoint, "torch") == {"window_influence": 0.5}
+    folder = generate_sequence(1, SyntheticConfig(num_frames=3)).write(tmp_path / "seq")
+    out = tmp_path / "eval.json"
+    assert eval_main([str(folder), "--ours", f"a={tmp_path / 'onnx'}", "--ours", f"b={tmp_path / 'onnx'}",
+                      "--param", "b:window_influence=0.1", "--json", str(out), "-q"]) == 0
+    settings = json.loads(out.read_text())["settings"]
+    assert settings["a"]["params"]["window_influence"] == 0.5  # the checkpoint's value
+    assert settings["b"]["params"]["window_influence"] == 0.1  # --param wins
+    # a --param for a label no --ours names, and a misspelt key, are refused before anything runs
+    assert eval_main([str(folder), "--ours", f"a={tmp_path / 'onnx'}", "--param", "c:window_influence=1"]) == 2
+    assert "which no --ours names" in capsys.readouterr().err
+    assert eval_main([str(folder), "--ours", f"a={tmp_path / 'onnx'}", "--param", "a:window_inf=1", "-q"]) == 2
+    assert "unknown parameter(s) ['window_inf']" in capsys.readouterr().err
