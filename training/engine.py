@@ -333,6 +333,10 @@ class _Session:
             "device": str(self.procs.device),
             "torch": torch.__version__,
             "python": platform.python_version(),
+            "machine": {"processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+                        "platform": platform.platform(),
+                        "gpu": torch.cuda.get_device_name(self.procs.device)
+                        if self.procs.device.type == "cuda" else None},
             "start_step": self.step,
         }
         (self.out / "run.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")

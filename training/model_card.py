@@ -59,12 +59,11 @@ def render(checkpoint: Path, run_dir: Path, evaluation: dict[str, Any], label: s
         "## Training",
         "",
         f"- **Command**: `{train_command}`",
-        f"- **Data**: {'; '.join(run['data'])}",
+        f"- **Data**: {'; '.join(meta.get('data') or run['data'])}",
         f"- **Steps**: {meta.get('steps')} of {meta.get('planned_steps')} planned "
         f"({meta.get('stopped_by')}), batch {options['batch_size']} pairs, "
         f"{meta.get('steps', 0) * options['batch_size']} pairs in all",
-        f"- **Time**: {last['elapsed_s'] / 60:.0f} min on {run['device']} ({env['processor']}, "
-        f"{env['cpu_count']} cores, shared with a second training run), torch {run['torch']}, "
+        f"- **Time**: {last['elapsed_s'] / 60:.0f} min on {run['device']} ({_machine(run)}), torch {run['torch']}, "
         f"{options.get('threads') or 'default'} thread(s)",
         f"- **Loss** (log.jsonl, first and last logged steps {first['step']} and {last['step']}): {losses}",
         "",
@@ -84,6 +83,14 @@ def render(checkpoint: Path, run_dir: Path, evaluation: dict[str, Any], label: s
     if notes:
         lines += ["", "## Notes", "", notes.strip()]
     return "\n".join(lines) + "\n"
+
+
+def _machine(run: dict[str, Any]) -> str:
+    machine = run.get("machine")
+    if not machine:
+        return "machine not recorded in run.json"
+    gpu = f", {machine['gpu']}" if machine.get("gpu") else ""
+    return f"{machine['processor']}, {machine['cpu_count']} CPUs{gpu}"
 
 
 def _table(evaluation: dict[str, Any], label: str) -> str:

@@ -80,8 +80,8 @@ def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.Ar
     parser.add_argument("sequences", nargs="+", type=Path, metavar="SEQ", help="annotated sequence folder(s)")
     parser.add_argument("--ours", action="append", default=[], type=_ours, metavar="NAME=EXPORT_DIR",
                         help="one of our trackers: a label and its export folder from `python -m export onnx` "
-                             "(run on ONNX Runtime, CPU), or a tracker name alone (scs-siam, aff-atom) for its "
-                             "demo checkpoint; repeatable")
+                             "(run on ONNX Runtime, CPU), or a tracker name (scs-siam, aff-atom) for its demo "
+                             "checkpoint, alone or as LABEL=TRACKER; repeatable")
     parser.add_argument("--param", action="append", default=[], type=_label_param, metavar="LABEL:KEY=VALUE",
                         dest="params", help="a tracking parameter of one of --ours, e.g. aff-atom:refine=false "
                                             "(repeatable; on top of what its checkpoint recommends)")
@@ -170,6 +170,8 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
             raise InputError(f"--ours {name}=...: the label {name!r} is already used; give each tracker its own")
         if folder is None:
             folder = resolve_model(None, "ort", name)  # the demo checkpoint, exported on first use
+        elif not folder.is_dir() and str(folder) in TRACKERS:
+            folder = resolve_model(None, "ort", str(folder))  # LABEL=TRACKER: that tracker's demo
         elif not folder.is_dir():
             raise InputError(f"--ours {name}={folder}: no such export folder; make one with `python -m export onnx "
                              f"--tracker NAME --checkpoint FILE --out {folder}`")

@@ -101,9 +101,10 @@ def test_evaluation_takes_a_tracker_name_for_its_demo(stand_in_demos, tmp_path, 
 
     folder = generate_sequence(0, SyntheticConfig(num_frames=5)).write(tmp_path / "seq")
     out = tmp_path / "eval.json"
-    assert eval_main([str(folder), "--ours", "scs-siam", "--json", str(out), "-q"]) == 0
-    result = json.loads(out.read_text())["results"][0]
-    assert result["tracker"] == "scs-siam" and result["frames"] == 5
+    assert eval_main([str(folder), "--ours", "scs-siam", "--ours", "again=scs-siam", "--json", str(out), "-q"]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [r["tracker"] for r in results] == ["scs-siam", "again"] and results[0]["frames"] == 5
+    assert results[0]["predictions"] == results[1]["predictions"]  # the same demo model, deterministic
     assert track_main(["eval", str(folder), "--ours", "atom", "-q"]) == 2  # also as `edge-tracker eval`
     assert "no demo checkpoint ships for 'atom'" in capsys.readouterr().err
 

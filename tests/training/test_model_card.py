@@ -39,6 +39,8 @@ def test_card_carries_the_runs_and_the_evaluations_numbers(tmp_path, capsys):
     assert f"loss {log[0]['loss']:.3f} -> {log[-1]['loss']:.3f}" in card
     assert "**Steps**: 2 of 2 planned" in card and "4 pairs in all" in card
     assert "Sequences: Crossing, bag." in card
+    machine = json.loads((run / "run.json").read_text())["machine"]
+    assert f"on cpu ({machine['processor']}, {machine['cpu_count']} CPUs)" in card
     # a label the evaluation does not hold is refused, nothing written
     assert card_main(["--checkpoint", str(checkpoint), "--run", str(run), "--eval", str(tmp_path / "eval.json"),
                       "--label", "aff-atom", "--train-command", "x", "--eval-command", "y",
