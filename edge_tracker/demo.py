@@ -83,10 +83,7 @@ def resolve_model(model: str | Path | None, backend: str, tracker: str | None) -
     if model is not None:
         return Path(model)
     tracker = tracker or DEFAULT_TRACKER
-    if backend == "torch":
-        return demo_checkpoint(tracker)
-    demo_checkpoint(tracker)  # a tracker without a demo fails here, before any export starts
-    return demo_export(tracker)
+    return demo_checkpoint(tracker) if backend == "torch" else demo_export(tracker)
 
 
 def main(argv: list[str] | None = None) -> int:
