@@ -2,9 +2,11 @@
 RTSP) and sinks (video files with the box drawn, JSON lines of results, a window).
 
 ``open_source(uri)`` and ``open_sink(uri)`` return unopened objects with a strict life cycle; use them
-with ``with``. Live sources never queue frames: see ``live.py``.
+with ``with``. Live sources never queue frames: see ``live.py``. ``display_missing()`` says whether a
+window can be shown at all.
 """
 
+from edge_tracker.video.display import display_missing
 from edge_tracker.video.live import CameraHandle, Grabbed, GrabberStats, LatestFrameGrabber
 from edge_tracker.video.sinks import DisplaySink, FrameSink, JsonlSink, VideoSink, draw_result, open_sink
 from edge_tracker.video.sources import (
@@ -41,6 +43,7 @@ __all__ = [
     "SourceStats",
     "VideoSink",
     "csi_pipeline",
+    "display_missing",
     "draw_result",
     "open_sink",
     "open_source",

@@ -16,7 +16,6 @@ import json
 import logging
 import math
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -24,6 +23,8 @@ import cv2
 import numpy as np
 
 from edge_tracker.errors import EdgeTrackerError, InputError
+from edge_tracker.params import check_fps
+from edge_tracker.video.display import display_missing
 from edge_tracker.video.sources import Frame
 from edge_tracker.video.uri import OutputSpec, check_options, parse_output_uri
 
@@ -124,9 +125,7 @@ class VideoSink(FrameSink):
                  color: tuple[int, int, int] = BOX_COLOR):
         self.spec = _spec_of(target, "video")
         super().__init__(f"video file {self.spec.path}")
-        if not (isinstance(fps, (int, float)) and math.isfinite(fps) and fps > 0):
-            raise InputError(f"fps={fps!r} for {self.name}: expected a positive number of frames per second")
-        self.fps = float(fps)
+        self.fps = check_fps(fps, self.name)
         self.color = tuple(int(c) for c in color)
         self._writer = None
         self._size = None
@@ -278,8 +277,7 @@ class DisplaySink(FrameSink):
         self.color = tuple(int(c) for c in color)
 
     def _open(self) -> None:
-        if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY")
-                                                     or os.environ.get("WAYLAND_DISPLAY")):
+        if display_missing():
             raise InputError(f"{self.spec.uri}: no display is available (DISPLAY is not set). Run with "
                              "--headless, or write to a file instead (out.mp4, out.jsonl); over ssh, "
                              "use ssh -X or export DISPLAY=:0 for the Jetson's own screen.")

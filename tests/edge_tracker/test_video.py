@@ -33,11 +33,14 @@ from edge_tracker.video import (
     LiveSource,
     VideoSink,
     csi_pipeline,
+    display,
+    display_missing,
     open_sink,
     open_source,
     parse_input_uri,
     parse_output_uri,
 )
+from edge_tracker.video.sources import cameras, rtsp
 
 H, W = 48, 64
 STEP = 25  # frame i is filled with i * STEP: neighbours differ far more than the codec's error
@@ -478,13 +481,40 @@ def test_csi_pipeline_contents():
         csi_pipeline(width=0)
 
 
-def test_csi_open_explains_what_is_needed():
+def test_csi_open_explains_what_is_needed(monkeypatch):
+    # Patched where _open_csi looks it up, so the test also holds on a Jetson whose OpenCV has GStreamer.
+    monkeypatch.setattr(cameras, "_opencv_has_gstreamer", lambda: False)
     source = open_source("csi://0")
     assert isinstance(source, CaptureSource)
     with pytest.raises(InputError) as err:
         source.open()
     assert "csi://0" in str(err.value) and "GStreamer" in str(err.value)
     assert "gst-launch-1.0 nvarguscamerasrc" in str(err.value)
+
+
+def test_rtsp_source_opens_through_the_patched_opener(monkeypatch):
+    opened = []
+
+    def fake_open_rtsp(spec, timeout_s, transport):
+        opened.append((spec.url, timeout_s, transport))
+        return _fast_camera()
+    monkeypatch.setattr(rtsp, "_open_rtsp", fake_open_rtsp)
+    with open_source("rtsp://cam.local:8554/live", open_timeout_s=2.0, rtsp_transport="udp") as source:
+        assert isinstance(source, CaptureSource)
+        frame = source.read()
+    assert frame is not None and frame.image.shape == (4, 4, 3)
+    assert opened == [("rtsp://cam.local:8554/live", 2.0, "udp")]
+
+
+def test_fps_is_checked_and_the_message_names_where(tmp_path, frame_folder):
+    with pytest.raises(InputError, match=r"fps=0 for frame folder .*positive number of frames per second"):
+        FolderSource(frame_folder, fps=0)
+    with pytest.raises(InputError, match=r"fps=nan for video file .*out\.mp4"):
+        VideoSink(tmp_path / "out.mp4", fps=float("nan"))
+    with pytest.raises(InputError, match=r"fps=-30 for csi_pipeline"):
+        csi_pipeline(fps=-30)
+    with pytest.raises(InputError, match=r"fps='30' for csi_pipeline"):
+        open_source("csi://0", fps="30")
 
 
 def test_missing_v4l2_device_names_it():
@@ -622,7 +652,24 @@ def test_sinks_check_results():
             sink.write(Frame(0, _filled(0), 0.0, 0), {"box": None, "frame": 3})
 
 
+@pytest.mark.parametrize("platform, env, missing", [
+    ("linux", {}, True),
+    ("linux", {"DISPLAY": ":0"}, False),
+    ("linux", {"WAYLAND_DISPLAY": "wayland-0"}, False),
+    ("darwin", {}, False),
+    ("win32", {}, False),
+])
+def test_display_missing_only_on_linux_without_a_display_server(monkeypatch, platform, env, missing):
+    monkeypatch.setattr(display.sys, "platform", platform)
+    for name in ("DISPLAY", "WAYLAND_DISPLAY"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert display_missing() is missing
+
+
 def test_display_without_a_screen_suggests_headless(monkeypatch):
+    monkeypatch.setattr(display.sys, "platform", "linux")  # the sink asks display_missing()
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     sink = open_sink("display://0")
