@@ -25,6 +25,7 @@ from edge_tracker.datasets.readers import (
     load_sequence,
     load_trackingnet,
     load_uav123,
+    load_uavdt,
     load_vot,
     natural_key,
 )
@@ -83,6 +84,13 @@ def make_vot(root: Path, frame_sub: str = "imgs") -> Path:
 def make_uav(root: Path, name: str = "wakeboard7") -> Path:
     write_frames(root / "data_seq" / name, [f"{i:06d}.jpg" for i in range(1, 5)])
     write(root / "anno" / f"{name}.txt", "623,299,11,38\nNaN,NaN,NaN,NaN\n0,0,0,0\n624.5,296,11,38\n")
+    return root
+
+
+def make_uavdt(root: Path, names: tuple[str, ...] = ("S0601",)) -> Path:
+    for name in names:
+        write_frames(root / name, [f"img{i:06d}.jpg" for i in range(1, 4)])
+        write(root / "anno" / f"{name}_gt.txt", "562,126,20,23\n563,126,21,24\n563,127,20,24")
     return root
 
 
@@ -276,6 +284,35 @@ def test_uav123_part_of_a_longer_sequence_needs_frame_range(tmp_path):
     assert [p.name for p in seq.frames] == ["000002.jpg", "000003.jpg", "000004.jpg"]
 
 
+# ------------------------------------------------------------------------------------------- UAVDT
+
+def test_uavdt_root_and_frame_folder_one_based_to_zero_based(tmp_path):
+    root = make_uavdt(tmp_path / "UAVDT")
+    seq = load_sequence(root)
+    assert seq.layout == "uavdt" and seq.name == "S0601"
+    assert [p.name for p in seq.frames] == ["img000001.jpg", "img000002.jpg", "img000003.jpg"]
+    assert_boxes(seq.boxes, [[561, 125, 20, 23], [562, 125, 21, 24], [562, 126, 20, 24]])
+    assert seq.attributes["annotation"] == root / "anno" / "S0601_gt.txt"
+    via_frames = load_sequence(root / "S0601")
+    assert via_frames.frames == seq.frames and via_frames.layout == "uavdt"
+    assert_boxes(via_frames.boxes, seq.boxes)
+
+
+def test_uavdt_dataset_and_errors(tmp_path):
+    root = make_uavdt(tmp_path / "UAVDT", ("S1001", "S0601"))
+    write(root / "anno" / "S9999_gt.txt", "1,1,5,5\n")  # no frame folder: not a sequence of the root
+    ds = load_dataset(root)
+    assert ds.layout == "uavdt" and ds.names == ["S0601", "S1001"]
+    assert load_uavdt(root, "S1001").name == "S1001"
+    with pytest.raises(InputError, match="pass name="):
+        load_uavdt(root)
+    with pytest.raises(InputError, match=r"S0000_gt\.txt does not exist"):
+        load_uavdt(root, "S0000")
+    write(root / "anno" / "S0601_gt.txt", "562,126,20,23\n")
+    with pytest.raises(InputError, match=r"S0601_gt\.txt has 1 boxes but .*S0601 holds 3 frames"):
+        load_uavdt(root, "S0601")
+
+
 # ----------------------------------------------------------------------------------------- GOT-10k
 
 def test_got10k_zero_based_absence_cover_meta(tmp_path):
@@ -375,6 +412,8 @@ def test_detect_layout_for_every_fake(tmp_path):
     assert detect_layout(make_otb(tmp_path / "o")) == "otb"
     assert detect_layout(make_vot(tmp_path / "v")) == "vot"
     assert detect_layout(make_uav(tmp_path / "u")) == "uav123"
+    assert detect_layout(make_uavdt(tmp_path / "ud")) == "uavdt"
+    assert detect_layout(tmp_path / "ud" / "S0601") == "uavdt"
     assert detect_layout(make_got10k(tmp_path / "g")) == "got10k"
     assert detect_layout(make_lasot(tmp_path / "l")) == "lasot"
     assert detect_layout(make_trackingnet(tmp_path / "t") / "frames" / "abc_123") == "trackingnet"
@@ -444,9 +483,19 @@ def test_sequence_checks_its_shapes(tmp_path):
 
 REAL = {  # path under sequences/, frame count from ../shared/data/README.md
     "otb/Crossing": 120, "otb/Couple": 140, "otb/Jogging1": 307, "otb/David": 471, "otb/Car1": 1020,
-    "vot/bag": 196, "uav/UAV123_10fps_wakeboard7": 67, "uav/UAV123_10fps_building5": 161,
-    "uav/DTB70_Surfing06": 106,
+    "otb/Skiing": 81, "otb/Bird2": 99, "otb/Dog": 127, "otb/Girl": 500, "otb/Deer": 71, "otb/Vase": 271,
+    "otb/Human7": 250, "otb/Jumping": 313, "otb/Ironman": 166, "otb/Diving": 215,
+    "vot/bag": 196, "vot/sphere": 201, "vot/diving": 219, "vot/sunshade": 172, "vot/gymnastics": 207,
+    "vot/polarbear": 371, "vot/hand1": 244, "vot/drunk": 600, "vot/tunnel": 600,
+    "uav/UAV123_10fps_wakeboard7": 67, "uav/UAV123_10fps_building5": 161, "uav/DTB70_Surfing06": 106,
+    "uav/UAVDT_S0601": 82, "lasot/airplane/airplane-1": 600,
 }
+
+
+def first_line_numbers(path: Path) -> np.ndarray:
+    """The numbers of an annotation file's first line, whatever its separators."""
+    first_line = path.read_text(encoding="utf-8-sig").splitlines()[0]
+    return np.array([float(v) for v in first_line.replace("\t", " ").replace(",", " ").split()])
 
 
 @pytest.mark.parametrize("rel, n_frames", sorted(REAL.items()))
@@ -461,13 +510,66 @@ def test_real_sequences_load(shared_data, rel, n_frames):
 
 def test_real_crossing_first_box_is_otb_minus_one(shared_data):
     folder = shared_data / "sequences" / "otb" / "Crossing"
-    first_line = (folder / "groundtruth_rect.txt").read_text().splitlines()[0]
-    raw = np.array([float(v) for v in first_line.replace("\t", " ").replace(",", " ").split()])
+    raw = first_line_numbers(folder / "groundtruth_rect.txt")
     assert_boxes(load_sequence(folder).init_box, raw - [1, 1, 0, 0])
 
 
 def test_real_otb_dataset(shared_data):
     ds = load_dataset(shared_data / "sequences" / "otb")
-    assert ds.names == ["Car1", "Couple", "Crossing", "David", "Jogging1"]
-    assert [len(s) for s in ds] == [1020, 140, 120, 471, 307]
-    assert ds["David"].frames[0].name == "0300.jpg"
+    assert ds.names == ["Bird2", "Car1", "Couple", "Crossing", "David", "Deer", "Diving", "Dog", "Girl", "Human7",
+                        "Ironman", "Jogging1", "Jumping", "Skiing", "Vase"]
+    assert {s.layout for s in ds} == {"otb"}
+    lengths = {s.name: len(s) for s in ds}
+    assert [lengths[n] for n in ("Car1", "Couple", "Crossing", "David", "Jogging1")] == [1020, 140, 120, 471, 307]
+    assert [lengths[n] for n in ("Bird2", "Deer", "Diving", "Girl", "Vase")] == [99, 71, 215, 500, 271]
+    assert ds["David"].frames[0].name == "0300.jpg" and ds["David"].frames[-1].name == "0770.jpg"
+    assert ds["Diving"].frames[-1].name == "0215.jpg"  # the frames the ground truth covers (OTB_FRAME_RANGES)
+
+
+def test_real_vot2014_frames_in_the_folder_and_label_tags(shared_data):
+    folder = shared_data / "sequences" / "vot" / "sphere"
+    assert detect_layout(folder) == "vot"
+    seq = load_sequence(folder)
+    assert len(seq) == 201 and {p.parent for p in seq.frames} == {folder}  # VOT2014: no frame subfolder
+    assert seq.frames[0].name == "00000001.jpg" and seq.frames[-1].name == "00000201.jpg"
+    corners = first_line_numbers(folder / "groundtruth.txt").reshape(-1, 2) - 1.0  # 4 corners, 1-based
+    x0, y0 = corners.min(axis=0)
+    x1, y1 = corners.max(axis=0)
+    np.testing.assert_allclose(seq.init_box, [x0, y0, x1 - x0, y1 - y0], atol=1e-9)
+    np.testing.assert_allclose(seq.init_box, [138.53, 57.57, 87.15, 90.0], atol=1e-9)
+    tags = seq.attributes["tags"]
+    assert sorted(tags) == ["camera_motion", "illum_change", "motion_change", "occlusion", "size_change"]
+    assert all(len(flags) == 201 for flags in tags.values())
+    ds = load_dataset(shared_data / "sequences" / "vot")
+    assert ds.names == ["bag", "diving", "drunk", "gymnastics", "hand1", "polarbear", "sphere", "sunshade", "tunnel"]
+    assert len(ds["tunnel"]) == 600 and "tags" not in ds["bag"].attributes  # VOT2015 bag: frames in imgs/
+
+
+def test_real_lasot_class_folder_and_flags(shared_data):
+    root = shared_data / "sequences" / "lasot"
+    ds = load_dataset(root)
+    assert ds.names == ["airplane-1"]
+    seq = ds["airplane-1"]
+    folder = root / "airplane" / "airplane-1"
+    assert seq.layout == "lasot" and detect_layout(folder) == "lasot" and len(seq) == 600
+    assert seq.frames[0] == folder / "img" / "00000001.jpg" and seq.frames[-1].name == "00000600.jpg"
+    assert_boxes(seq.init_box, first_line_numbers(folder / "groundtruth.txt") - [1, 1, 0, 0])
+    assert_boxes(seq.init_box, [366, 100, 41, 16])
+    assert seq.attributes["class"] == "airplane" and seq.attributes["nlp"] == "white airplane landing on ground"
+    assert seq.attributes["full_occlusion"].shape == (600,) and seq.attributes["out_of_view"].shape == (600,)
+    assert seq.present.all()  # no frame of this cut is flagged
+
+
+def test_real_uavdt_root_and_frame_folder(shared_data):
+    root = shared_data / "sequences" / "uav" / "UAVDT_S0601"
+    assert detect_layout(root) == "uavdt" and detect_layout(root / "S0601") == "uavdt"
+    seq = load_sequence(root)
+    assert seq.layout == "uavdt" and seq.name == "S0601" and len(seq) == 82
+    assert seq.frames[0].name == "img000001.jpg" and seq.frames[-1].name == "img000082.jpg"
+    assert_boxes(seq.init_box, first_line_numbers(root / "anno" / "S0601_gt.txt") - [1, 1, 0, 0])
+    assert_boxes(seq.init_box, [561, 125, 20, 23])
+    assert seq.frame(0).shape == (540, 1024, 3)
+    assert load_sequence(root / "S0601").frames == seq.frames
+    ds = load_dataset(shared_data / "sequences" / "uav")
+    assert ds.names == ["building5", "DTB70_Surfing06", "S0601", "wakeboard7"]
+    assert [ds[n].layout for n in ds.names] == ["uav123", "otb", "uavdt", "uav123"]
