@@ -1,17 +1,75 @@
-"""Pieces every command line of the package shares: logging to stderr, argument types."""
+"""Pieces every command line of the package shares (``edge-tracker track|eval``, ``python -m export``,
+``python -m training``): the ``-v/-q`` options, logging to stderr, the mapping of errors to exit
+codes, argument types, and the check that an output file can be written before any work starts.
+
+Exit codes, the same in every command: 0 done; 1 a failure while working (results so far are
+kept); 2 bad arguments or input (nothing was run, no output touched); 130 interrupted (Ctrl-C).
+"""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import logging
+import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-from edge_tracker.errors import ConfigError
+from edge_tracker.errors import EdgeTrackerError, InputError
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def verbosity_options(quiet_help: str = "warnings and errors only",
+                      verbose_help: str = "debug logging") -> argparse.ArgumentParser:
+    """A parent parser with the mutually exclusive ``-v/--verbose`` and ``-q/--quiet``."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_mutually_exclusive_group()
+    group.add_argument("-v", "--verbose", action="store_true", help=verbose_help)
+    group.add_argument("-q", "--quiet", action="store_true", help=quiet_help)
+    return parent
+
+
+def parse_or_exit_code(parser: argparse.ArgumentParser, argv) -> argparse.Namespace | int:
+    """``parser.parse_args(argv)``, or the exit code argparse chose (0 for --help, 2 for bad arguments).
+
+    argparse raises SystemExit; a ``main()`` returns codes instead, so callers (tests, the demo
+    command) can run it in-process.
+    """
+    try:
+        return parser.parse_args(argv)
+    except SystemExit as stop:
+        return stop.code if isinstance(stop.code, int) else EXIT_OK if stop.code is None else EXIT_BAD_INPUT
+
+
+def run_command(command: Callable[[], int], logger: logging.Logger,
+                failures: tuple[type[BaseException], ...] = ()) -> int:
+    """Run ``command`` and map what escapes it to the exit codes of the module docstring.
+
+    ``failures``: error types that mean "failed while working" (exit 1), checked before the general
+    ``EdgeTrackerError`` (bad input, exit 2), e.g. ``ExportError`` for the export command.
+    """
+    try:
+        return command()
+    except failures as err:
+        logger.error("%s", err)
+        return EXIT_FAILED
+    except EdgeTrackerError as err:
+        logger.error("%s", err)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        logger.error("interrupted")
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `edge-tracker ... | head`: the reader left; end quietly
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the dead stream for interpreter exit
+        return EXIT_FAILED
 
 
 @contextlib.contextmanager
@@ -38,6 +96,25 @@ def logging_to_stderr(verbose: bool = False, quiet: bool = False) -> Iterator[No
         package.propagate = saved[1]
 
 
+def check_output_file(path: Path, what: str | None = None, example: str = "out.json") -> None:
+    """Refuse an output path that cannot be written, without creating or truncating anything.
+
+    ``what`` names the output in the message (a URI, an option); ``example`` is the file name
+    suggested when ``path`` is a folder.
+    """
+    what = what or str(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise InputError(f"cannot write output '{what}': the folder {folder} does not exist; create it "
+                         f"(mkdir -p {folder}) or choose another path")
+    if path.is_dir():
+        raise InputError(f"cannot write output '{what}': {path} is a folder; give a file name such as "
+                         f"{path / example}")
+    writable = os.access(path, os.W_OK) if path.exists() else os.access(folder, os.W_OK | os.X_OK)
+    if not writable:
+        raise InputError(f"cannot write output '{what}': permission denied; choose a writable path")
+
+
 def positive_int(text: str) -> int:
     """argparse type: a whole number >= 1, or argparse's usage error naming the text."""
     try:
@@ -55,46 +132,3 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. window_influence=0.2")
     return key.strip(), value.strip()
-
-
-def tracker_params_from_text(name: str, overrides: dict[str, str], base: dict | None = None):
-    """Tracking parameters of ``name``: ``base`` values (a checkpoint's recommendation), then the
-    ``--param`` texts, parsed and checked against each field."""
-    from edge_tracker.trackers import tracker_params
-
-    defaults = tracker_params(name)
-    typed = dict(base or {})
-    for key, text in overrides.items():
-        value = parse_scalar(text)
-        if dataclasses.is_dataclass(defaults) and hasattr(defaults, key):
-            value = _as_type_of(getattr(defaults, key), value, key, text)
-        typed[key] = value
-    return tracker_params(name, typed)  # unknown keys: ConfigError listing the valid ones
-
-
-def parse_scalar(text: str):
-    """``"true"``/``"false"`` -> bool, then int, then float, else the text itself."""
-    lowered = text.lower()
-    if lowered in ("true", "false"):
-        return lowered == "true"
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-def _as_type_of(default, value, key: str, text: str):
-    if isinstance(default, bool):
-        ok, expected = isinstance(value, bool), "true or false"
-    elif isinstance(default, int):
-        ok, expected = isinstance(value, int) and not isinstance(value, bool), "a whole number"
-    elif isinstance(default, float):
-        ok, expected = isinstance(value, (int, float)) and not isinstance(value, bool), "a number"
-        value = float(value) if ok else value
-    else:
-        ok, expected = True, ""
-    if not ok:
-        raise ConfigError(f"--param {key}={text}: {key} takes {expected} (default {default!r})")
-    return value

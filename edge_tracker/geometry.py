@@ -65,3 +65,21 @@ def to_nchw(crop: np.ndarray, bgr: bool = True) -> np.ndarray:
     """``[H, W, 3]`` crop -> ``[1, 3, H, W]`` float32 RGB 0..255, the networks' input convention."""
     rgb = crop[..., ::-1] if bgr else crop
     return np.ascontiguousarray(rgb.transpose(2, 0, 1)[None], dtype=np.float32)
+
+
+def box_iou(a, b) -> np.ndarray:
+    """Intersection over union of xywh boxes ``a`` and ``b`` (``[..., 4]``, broadcast), float64.
+
+    0 where either box has no area or a non-finite value (a failed prediction scores 0, never NaN).
+    The evaluation's success metric, the training proposals and the trackers all use this one.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        width = np.minimum(a[..., 0] + a[..., 2], b[..., 0] + b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+        height = np.minimum(a[..., 1] + a[..., 3], b[..., 1] + b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+        inter = np.clip(width, 0.0, None) * np.clip(height, 0.0, None)
+        union = a[..., 2] * a[..., 3] + b[..., 2] * b[..., 3] - inter
+        valid = (np.isfinite(a).all(axis=-1) & np.isfinite(b).all(axis=-1) & (a[..., 2] > 0) & (a[..., 3] > 0)
+                 & (b[..., 2] > 0) & (b[..., 3] > 0) & (union > 0))
+        return np.where(valid, inter / np.where(valid, union, 1.0), 0.0)

@@ -25,6 +25,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from edge_tracker.preprocess.geometry import response_grid_side
+
 from export.models.atom_net import AtomNet
 from export.models.classifier import classifier_response, fuse_responses, mlu
 from export.models.config import LAYER_STRIDES, AtomConfig, SiamConfig
@@ -211,7 +213,7 @@ class _AtomClassifier(nn.Module):
 
 def _atom_phases(net: AtomNet) -> list[Phase]:
     cfg: AtomConfig = net.config
-    n, size, k, d = cfg.sample_size, cfg.sample_size, cfg.cls_filter_size, cfg.cls_proj_dim
+    size, k, d = cfg.sample_size, cfg.cls_filter_size, cfg.cls_proj_dim
 
     def feat_spec(prefix: str, layer: str, what: str) -> TensorSpec:
         side = size // LAYER_STRIDES[layer]
@@ -234,7 +236,7 @@ def _atom_phases(net: AtomNet) -> list[Phase]:
         cls_inputs += [spec,
                        TensorSpec(f"projection_{layer}", (d, channels, 1, 1), "learned 1x1 projection"),
                        TensorSpec(f"filter_{layer}", (1, d, k, k), f"learned {k}x{k} filter")]
-    score_side = size // LAYER_STRIDES[cfg.classifier_layers[0]] + (k + 1) % 2
+    score_side = response_grid_side(size, LAYER_STRIDES[cfg.classifier_layers[0]], k)
     scores = TensorSpec("scores", (1, 1, score_side, score_side),
                         f"activated{' fused' if len(cls_specs) > 1 else ''} score map, "
                         f"stride {LAYER_STRIDES[cfg.classifier_layers[0]]}")

@@ -31,16 +31,26 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_tracker.geometry import box_iou as geometry_box_iou
 from edge_tracker.geometry import box_to_crop, crop_square
+from edge_tracker.preprocess.geometry import (
+    ATOM_SAMPLE_SIZE,
+    ATOM_SEARCH_AREA_SCALE,
+    SIAMFC_CONTEXT,
+    SIAMFC_EXEMPLAR_SIZE,
+    SIAMFC_INSTANCE_SIZE,
+    atom_sample_window,
+    siamfc_template_side,
+)
 
 
 @dataclass(frozen=True)
 class SiamCropParams:
     """How SiamFC training pairs are cut and augmented."""
 
-    template_size: int = 127  # template crop side, px (SiamFC training size)
-    search_size: int = 255  # search crop side, px
-    context: float = 0.5  # context margin p = context * (w + h), SiamFC's 0.5
+    template_size: int = SIAMFC_EXEMPLAR_SIZE  # template crop side, px (SiamFC training size, 127)
+    search_size: int = SIAMFC_INSTANCE_SIZE  # search crop side, px (255)
+    context: float = SIAMFC_CONTEXT  # context margin p = context * (w + h), SiamFC's 0.5
     max_shift: float = 8.0  # search-crop translation, uniform in +-this many crop px per axis
     max_scale: float = 0.05  # search-crop scale, uniform in 1 +- this (SiamFC's stretch 0.05)
     brightness: float = 0.2  # brightness gain per image, uniform in 1 +- this (pytracking's 0.2)
@@ -52,8 +62,8 @@ class SiamCropParams:
 class AtomCropParams:
     """How ATOM training pairs are cut and augmented, and how proposals are drawn (pytracking's values)."""
 
-    sample_size: int = 288  # crop side, px (18 x 16)
-    search_area_factor: float = 5.0  # crop side = this * sqrt(jittered w * h)
+    sample_size: int = ATOM_SAMPLE_SIZE  # crop side, px (18 x 16)
+    search_area_factor: float = ATOM_SEARCH_AREA_SCALE  # crop side = this * sqrt(jittered w * h)
     center_jitter: float = 4.5  # test-frame centre jitter, x sqrt(jittered area) (train frame: 0)
     scale_jitter: float = 0.5  # test-frame log-size jitter std per axis (train frame: 0)
     num_proposals: int = 16  # proposals per test frame
@@ -61,13 +71,6 @@ class AtomCropParams:
     proposal_min_iou: float = 0.1  # proposals are redrawn until their IoU exceeds this
     brightness: float = 0.2  # brightness gain per image, uniform in 1 +- this
     gray_probability: float = 0.05  # chance the pair is converted to grayscale
-
-
-def siamfc_template_side(box, context: float = 0.5) -> float:
-    """Side ``sqrt((w + p)(h + p))``, ``p = context * (w + h)``, of the template region, image px."""
-    w, h = float(box[2]), float(box[3])
-    pad = context * (w + h)
-    return math.sqrt((w + pad) * (h + pad))
 
 
 def siam_pair(template_frame: np.ndarray, template_box, search_frame: np.ndarray, search_box,
@@ -176,14 +179,8 @@ def perturb_box(box, rng: np.random.Generator, sigma_factors=(0.01, 0.05, 0.1, 0
 
 
 def box_iou(a, b) -> float:
-    """Intersection over union of two xywh boxes."""
-    ax, ay, aw, ah = (float(v) for v in a)
-    bx, by, bw, bh = (float(v) for v in b)
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
+    """Intersection over union of two xywh boxes (``edge_tracker.geometry.box_iou``) as a float."""
+    return float(geometry_box_iou(a, b))
 
 
 def _center(box) -> tuple[float, float]:
@@ -199,7 +196,8 @@ def _jittered_region(box, center_jitter: float, scale_jitter: float, rng: np.ran
         size = size * np.exp(rng.normal(size=2) * scale_jitter)
     if center_jitter > 0:
         center = center + math.sqrt(size[0] * size[1]) * center_jitter * (rng.random(2) - 0.5)
-    return (float(center[0]), float(center[1])), area_factor * math.sqrt(size[0] * size[1])
+    window = atom_sample_window(center, size, area_factor)  # the crop the tracker cuts around that box
+    return window.center, window.side
 
 
 def _brighten(crop: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:

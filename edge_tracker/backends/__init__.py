@@ -1,11 +1,21 @@
 """Inference backends behind one runner interface, and loading a tracker's phase runners.
 
-``load_runners(model, backend)``: ``model`` is an export folder (manifest.json + one ONNX per phase)
-for the ``ort`` backend, or a checkpoint (.safetensors) for the ``torch`` reference backend.
+``open_model(model, backend, device, precision)`` -> :class:`LoadedModel` (the tracker's name, a
+runner per phase, the parameters its checkpoint recommends). Backends are found by name in
+``BACKENDS``, each a module with a ``load(...)`` function imported only when asked for:
+
+- ``ort``: ONNX Runtime over an export folder (``edge_tracker.backends.onnxruntime``);
+- ``torch``: the PyTorch reference over a checkpoint. It lives on the build side
+  (``export.torch_backend``), since it needs the network definitions; this table is the one place
+  the runtime reaches it, and only when a user asks for it.
+
+The runtime itself (``edge_tracker``) never imports ``export`` or ``training`` at module level.
 """
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,56 +23,72 @@ from edge_tracker.backends.base import Runner, TensorMeta
 from edge_tracker.errors import InputError
 from edge_tracker.manifest import read_manifest
 
-BACKENDS = ("ort", "torch")
+# backend name -> module with `load(model, device, tracker, precision) -> LoadedModel`
+BACKENDS = {
+    "ort": "edge_tracker.backends.onnxruntime_loader",
+    "torch": "export.torch_backend",
+}
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+@dataclass
+class LoadedModel:
+    """A tracker's phase runners from one model file or folder, as a backend loaded them."""
+
+    tracker: str                         # e.g. "scs-siam"
+    runners: dict[str, Runner]           # phase name -> runner (not yet active)
+    source: Path                         # the export folder or checkpoint
+    backend: str
+    precision: str = "fp32"
+    recommended_params: dict[str, Any] = field(default_factory=dict)  # the checkpoint's tracking_params
+
+    def close(self) -> None:
+        """Free every runner's session, engine or device memory."""
+        for runner in self.runners.values():
+            runner.deactivate()
+
+
+def open_model(model: str | Path, backend: str = "ort", device: str = "cpu", tracker: str | None = None,
+               precision: str = "fp32") -> LoadedModel:
+    """Runners for every phase of the tracker in ``model`` on ``backend`` (see the module docstring)."""
+    if backend not in BACKENDS:
+        raise InputError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
+    module = importlib.import_module(BACKENDS[backend])
+    loaded = module.load(Path(model), device=device, tracker=tracker, precision=precision)
+    if tracker is not None and loaded.tracker != tracker:
+        raise InputError(f"{model} holds a '{loaded.tracker}' model, but '{tracker}' was asked for")
+    return loaded
 
 
 def load_runners(model: str | Path, backend: str = "ort", device: str = "cpu",
                  tracker: str | None = None) -> tuple[str, dict[str, Runner]]:
     """Runners for every phase of a tracker -> ``(tracker name, {phase name: runner})``."""
-    model = Path(model)
-    if backend == "ort":
-        from edge_tracker.backends.onnxruntime import OnnxRuntimeRunner
-
-        if not model.is_dir():
-            raise InputError(f"the ort backend needs an export folder (from `python -m export onnx`), "
-                             f"got {model}")
-        manifest = read_manifest(model)
-        _check_tracker(manifest["tracker"], tracker, model)
-        return manifest["tracker"], {p["name"]: OnnxRuntimeRunner(model / p["file"], device)
-                                     for p in manifest["phases"]}
-    if backend == "torch":
-        from edge_tracker.backends.torch_runner import TorchRunner
-        from export.checkpoint import load_model
-        from export.phases import build_phases
-
-        net, checkpoint = load_model(model, expect_tracker=tracker)
-        return checkpoint.config.tracker, {p.name: TorchRunner(p, device) for p in build_phases(net)}
-    raise InputError(f"unknown backend {backend!r}; choose one of {list(BACKENDS)}")
+    loaded = open_model(model, backend, device, tracker)
+    return loaded.tracker, loaded.runners
 
 
 def model_tracking_params(model: str | Path, backend: str = "ort") -> dict[str, Any]:
     """Tracking parameters the model's checkpoint recommends (its ``meta["tracking_params"]``), or {}.
 
     A checkpoint can carry the parameter values chosen for its weights (the demo checkpoints do;
-    their model cards say why); ``--param`` overrides them, and unknown keys are refused when the
-    tracker is built, as for ``--param``. An export keeps its checkpoint's meta in the manifest.
+    their model cards say why); ``--param`` overrides them. An export keeps its checkpoint's meta
+    in the manifest; for a checkpoint the backend that reads it answers.
     """
-    model = Path(model)
     if backend == "ort":
-        meta = read_manifest(model, verify=False)["source"].get("meta") or {}
-    else:
-        from export.checkpoint import read_checkpoint
+        return recommended_params(read_manifest(model, verify=False)["source"].get("meta") or {}, model)
+    module = importlib.import_module(BACKENDS[backend])
+    return module.recommended_params(Path(model))
 
-        meta = read_checkpoint(model).meta
+
+def recommended_params(meta: dict[str, Any], where: str | Path) -> dict[str, Any]:
+    """``meta["tracking_params"]`` checked to be a mapping (a copy), or {}."""
     params = meta.get("tracking_params") or {}
     if not isinstance(params, dict):
-        raise InputError(f"{model}: its checkpoint's tracking_params must be a mapping, got {params!r}")
+        raise InputError(f"{where}: its checkpoint's tracking_params must be a mapping, got {params!r}")
     return dict(params)
 
 
-def _check_tracker(found: str, wanted: str | None, where: Path) -> None:
-    if wanted is not None and found != wanted:
-        raise InputError(f"{where} holds a '{found}' export, but '{wanted}' was asked for")
-
-
-__all__ = ["BACKENDS", "Runner", "TensorMeta", "load_runners", "model_tracking_params"]
+__all__ = ["BACKENDS", "PRECISIONS", "LoadedModel", "Runner", "TensorMeta", "load_runners",
+           "model_tracking_params", "open_model", "recommended_params"]

@@ -1,31 +1,41 @@
-"""ONNX Runtime backend: the CPU default (tests, CI, embedded), its CUDA provider where present."""
+"""ONNX Runtime backend: the CPU default (tests, CI, embedded), its CUDA provider where present.
+
+Inference goes through ONNX Runtime's IO binding, the path that takes device buffers: host arrays
+are bound as CPU inputs, device arrays (``__cuda_array_interface__``) by pointer when the session
+runs on the CUDA provider, and outputs are bound on the provider's device. So the runner contract
+of ``base.py`` (host or device inputs, outputs left on the device on request) is exercised by the
+same code in CI and on a GPU. ``run_with_iobinding`` returns when the work is done (ONNX Runtime
+synchronises its stream at the end of a run), so the host clock times the work, not a launch.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edge_tracker.backends.base import Runner, TensorMeta
+from edge_tracker.backends.arrays import DeviceArray, describe
+from edge_tracker.backends.base import ORT_ELEMENT_TYPES, Runner, TensorMeta
 from edge_tracker.deps import require
 from edge_tracker.errors import EdgeTrackerError, InputError
 
 logger = logging.getLogger("edge_tracker.backends")
 
-_ORT_TYPES = {"tensor(float)": np.dtype(np.float32), "tensor(float16)": np.dtype(np.float16),
-              "tensor(int64)": np.dtype(np.int64), "tensor(int32)": np.dtype(np.int32),
-              "tensor(uint8)": np.dtype(np.uint8), "tensor(bool)": np.dtype(np.bool_)}
+DEVICES = ("cpu", "cuda", "auto")
 
 
 class OnnxRuntimeRunner(Runner):
     """Runs one ONNX file. ``device``: "cpu", "cuda", or "auto" (CUDA provider when available)."""
 
+    accepts_device_arrays = True  # checked again per call: only the CUDA provider reads them
+
     def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0, spin: bool = False) -> None:
         super().__init__(Path(path).stem)
         self.path = Path(path)
-        if device not in ("cpu", "cuda", "auto"):
-            raise InputError(f"device must be 'cpu', 'cuda' or 'auto', got {device!r}")
+        if device not in DEVICES:
+            raise InputError(f"device must be one of {list(DEVICES)}, got {device!r}")
         if not self.path.is_file():
             raise InputError(f"ONNX model not found: {self.path}")
         self.device = device
@@ -34,6 +44,7 @@ class OnnxRuntimeRunner(Runner):
         # and drawing between runs, on the same few cores; spinning workers would starve them.
         self.spin = spin
         self._session = None
+        self._on_cuda = False
         self._inputs: dict[str, TensorMeta] | None = None
         self._outputs: dict[str, TensorMeta] | None = None
 
@@ -60,11 +71,17 @@ class OnnxRuntimeRunner(Runner):
             self._session = ort.InferenceSession(str(self.path), options, providers=self._providers())
         except Exception as err:  # ORT raises its own exception types for unreadable models
             raise InputError(f"ONNX Runtime cannot load {self.path}: {err}") from err
-        self._inputs = {i.name: _meta(i) for i in self._session.get_inputs()}
-        self._outputs = {o.name: _meta(o) for o in self._session.get_outputs()}
+        self._on_cuda = self._session.get_providers()[0] == "CUDAExecutionProvider"
+        self._inputs = {i.name: _meta(i, self.path) for i in self._session.get_inputs()}
+        self._outputs = {o.name: _meta(o, self.path) for o in self._session.get_outputs()}
 
     def _deactivate(self) -> None:
         self._session = None
+
+    @property
+    def device_kind(self) -> str:
+        """Where this runner computes once active: "cuda" or "cpu"."""
+        return "cuda" if self._on_cuda else "cpu"
 
     def input_metadata(self) -> dict[str, TensorMeta]:
         return self._require_session(self._inputs)
@@ -79,11 +96,34 @@ class OnnxRuntimeRunner(Runner):
                                    f"reading its input/output metadata")
         return metadata
 
-    def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    def _infer(self, feed: dict[str, Any], copy_outputs_to_host: bool) -> dict[str, Any]:
+        binding = self._session.io_binding()
+        for name in self._inputs:
+            value = feed[name]
+            info = describe(value)
+            if info.on_device:
+                if not self._on_cuda:
+                    raise InputError(f"runner '{self.name}': input '{name}' is on cuda:{info.device_id}, but this "
+                                     "ONNX Runtime session runs on the CPU; pass a host array or use device 'cuda'")
+                pointer = value.__cuda_array_interface__["data"][0]
+                binding.bind_input(name, "cuda", info.device_id, info.dtype, list(info.shape), pointer)
+            else:
+                host = value if isinstance(value, np.ndarray) else np.from_dlpack(value)
+                binding.bind_cpu_input(name, np.ascontiguousarray(host))
+        for name in self._outputs:
+            binding.bind_output(name, "cuda" if self._on_cuda else "cpu")
+        self._session.run_with_iobinding(binding)
         names = list(self._outputs)
-        return dict(zip(names, self._session.run(names, feed)))
+        if copy_outputs_to_host or not self._on_cuda:
+            return dict(zip(names, binding.copy_outputs_to_cpu()))
+        return {name: DeviceArray(value.data_ptr(), tuple(value.shape()), self._outputs[name].dtype,
+                                  owner=value, stream=None)
+                for name, value in zip(names, binding.get_outputs())}
 
 
-def _meta(value) -> TensorMeta:
+def _meta(value, path: Path) -> TensorMeta:
     shape = tuple(int(d) if isinstance(d, int) else -1 for d in value.shape)
-    return TensorMeta(value.name, shape, _ORT_TYPES.get(value.type, np.dtype(np.float32)))
+    if value.type not in ORT_ELEMENT_TYPES:
+        raise InputError(f"{path}: tensor '{value.name}' has element type {value.type}, which edge_tracker's "
+                         f"runners do not handle (known: {sorted(ORT_ELEMENT_TYPES)})")
+    return TensorMeta(value.name, shape, ORT_ELEMENT_TYPES[value.type])

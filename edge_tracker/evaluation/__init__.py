@@ -21,8 +21,6 @@ from edge_tracker.evaluation.metrics import (
 )
 from edge_tracker.evaluation.run import (
     Evaluation,
-    OwnTracker,
-    OwnTrackers,
     evaluate,
     evaluate_many,
     to_json,
@@ -33,8 +31,6 @@ __all__ = [
     "PRECISION_THRESHOLDS",
     "SUCCESS_THRESHOLDS",
     "Evaluation",
-    "OwnTracker",
-    "OwnTrackers",
     "SequenceResult",
     "Summary",
     "aggregate",

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_tracker.errors import InputError
+from edge_tracker.geometry import box_iou
 
 SUCCESS_THRESHOLDS: np.ndarray = np.linspace(0.0, 1.0, 21)
 """IoU thresholds of the success curve (OTB: ``0:0.05:1``); a frame succeeds when IoU > t."""
@@ -99,13 +100,7 @@ def iou(predictions, ground_truth) -> np.ndarray:
         (non-finite or zero area).
     """
     pred, gt = _pair(predictions, ground_truth)
-    failed = _failed(pred)
-    with np.errstate(invalid="ignore"):
-        width = np.minimum(pred[:, 0] + pred[:, 2], gt[:, 0] + gt[:, 2]) - np.maximum(pred[:, 0], gt[:, 0])
-        height = np.minimum(pred[:, 1] + pred[:, 3], gt[:, 1] + gt[:, 3]) - np.maximum(pred[:, 1], gt[:, 1])
-        inter = np.clip(width, 0.0, None) * np.clip(height, 0.0, None)
-        union = pred[:, 2] * pred[:, 3] + gt[:, 2] * gt[:, 3] - inter
-        values = np.where(failed, 0.0, inter / np.where(failed, 1.0, union))
+    values = box_iou(pred, gt)  # 0 for failed predictions (non-finite or no area)
     values[~np.isfinite(gt).all(axis=1)] = np.nan
     return values
 

@@ -7,8 +7,9 @@ with no arguments that returns a fresh tracker: every sequence gets its own inst
 learnt on one sequence leaks into the next.
 
 - OpenCV's trackers: :func:`edge_tracker.evaluation.peers.factory`.
-- Ours: :class:`OwnTrackers` loads an export's phase runners once and builds a new tracker on them
-  per sequence (the trackers keep their state in themselves, not in the runners).
+- Ours: an ``edge_tracker.session.Session`` loads a model's phase runners once and builds a new
+  tracker on them per call (the trackers keep their state in themselves, not in the runners); its
+  trackers return a ``TrackResult``, whose box is scored.
 
 Timing: only the tracker's calls are timed (``time.perf_counter``), never the frame reads. FPS =
 frames tracked / seconds spent in ``track()``; the ``initialize()`` call is reported apart.
@@ -16,7 +17,6 @@ frames tracked / seconds spent in ``track()``; the ``initialize()`` call is repo
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -27,7 +27,6 @@ import time
 from collections.abc import Callable, Mapping
 from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 import cv2
@@ -48,69 +47,14 @@ logger = logging.getLogger("edge_tracker.evaluation")
 
 
 class Tracker(Protocol):
-    """What :func:`evaluate` drives."""
+    """What :func:`evaluate` drives: ``track`` returns an xywh box, or a result with a ``box``."""
 
     def initialize(self, frame: np.ndarray, box) -> None: ...
 
-    def track(self, frame: np.ndarray) -> np.ndarray: ...
+    def track(self, frame: np.ndarray) -> Any: ...
 
 
 TrackerFactory = Callable[[], Tracker]
-
-
-# --------------------------------------------------------------------------------------------------
-# Our trackers
-# --------------------------------------------------------------------------------------------------
-
-class OwnTracker:
-    """Adapts an edge_tracker tracker (``track`` returns a ``TrackResult``) to the evaluation's interface."""
-
-    def __init__(self, tracker) -> None:
-        self.tracker = tracker
-
-    def initialize(self, frame: np.ndarray, box) -> None:
-        self.tracker.initialize(frame, box)
-
-    def track(self, frame: np.ndarray) -> np.ndarray:
-        return np.asarray(self.tracker.track(frame).box, dtype=np.float64).reshape(4)
-
-
-class OwnTrackers:
-    """Factory of our trackers over one export: runners loaded once, a new tracker per call.
-
-    ``with OwnTrackers(dir) as make: make()``; :meth:`close` frees the runners' sessions.
-
-    Args:
-        model: export folder (``python -m export onnx``) for ``backend="ort"``, or a checkpoint for
-            ``"torch"``.
-        backend, device: as for ``edge_tracker.backends.load_runners``.
-        params: tracking-parameter overrides, on top of those the model's checkpoint recommends.
-    """
-
-    def __init__(self, model: str | Path, backend: str = "ort", device: str = "cpu",
-                 params: dict[str, Any] | None = None) -> None:
-        from edge_tracker.backends import load_runners, model_tracking_params
-        from edge_tracker.trackers import tracker_params
-
-        self.model = Path(model)
-        self.name, self._runners = load_runners(self.model, backend, device)  # name: e.g. "scs-siam"
-        # the checkpoint's recommended values, then the caller's; checked (unknown keys refused) now
-        self.params = tracker_params(self.name, {**model_tracking_params(self.model, backend), **(params or {})})
-
-    def __call__(self) -> OwnTracker:
-        from edge_tracker.trackers import build_tracker
-
-        return OwnTracker(build_tracker(self.name, self._runners, self.params))
-
-    def close(self) -> None:
-        for runner in self._runners.values():
-            runner.deactivate()
-
-    def __enter__(self) -> OwnTrackers:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -172,9 +116,9 @@ def evaluate(tracker_factory: TrackerFactory, sequence: Sequence, max_frames: in
     for offset in range(1, count):
         frame = sequence.frame(start + offset)
         began = time.perf_counter()
-        box = instance.track(frame)
+        result = instance.track(frame)
         track_seconds += time.perf_counter() - began
-        predictions[offset] = np.asarray(box, dtype=np.float64).reshape(4)
+        predictions[offset] = np.asarray(getattr(result, "box", result), dtype=np.float64).reshape(4)
         if on_frame is not None:
             on_frame()
 
@@ -240,9 +184,7 @@ def evaluate_many(trackers: Mapping[str, TrackerFactory], sequences: SequenceOf[
                 logger.debug("%s on %s: AUC %.3f, P@20 %.3f, %.1f FPS", label, sequence.name, result.auc,
                              result.precision20, result.fps)
                 results.append(result)
-    settings = {label: {"tracker": factory.name, "model": str(factory.model),
-                        "params": dataclasses.asdict(factory.params)}
-                for label, factory in trackers.items() if isinstance(factory, OwnTrackers)}
+    settings = {label: factory.settings() for label, factory in trackers.items() if hasattr(factory, "settings")}
     return Evaluation(tuple(trackers), tuple(names), tuple(results), environment(), settings)
 
 

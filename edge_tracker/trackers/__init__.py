@@ -1,49 +1,55 @@
 """Trackers: numpy orchestration around a tracker's exported phase graphs.
 
-``build_tracker(name, runners, params)`` is the one entry point the CLI, profiling and evaluation
-use; each tracker family has a frozen parameter dataclass (``tracker_params``) whose unknown keys
-are rejected with the valid ones listed.
+``build_tracker(name, runners, params)`` is the one entry point the session (and through it the
+CLI, profiling, evaluation and the benchmarks) uses; each tracker family has a frozen parameter
+dataclass (``tracker_params``) whose unknown keys are rejected with the valid ones listed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from edge_tracker.backends.base import Runner
 from edge_tracker.errors import ConfigError
+from edge_tracker.names import ATOM_TRACKERS, SIAM_TRACKERS, TRACKERS
+from edge_tracker.params import params_from_text
+from edge_tracker.preprocess import Preprocessor
 from edge_tracker.trackers.base import STATES, TrackResult
 
-SIAM_TRACKERS = ("scs-siam", "sca-siam", "ssa-siam")
-ATOM_TRACKERS = ("aff-atom", "atom")
-TRACKERS = SIAM_TRACKERS + ATOM_TRACKERS
 
-
-def tracker_params(name: str, overrides: dict[str, Any] | None = None):
-    """The frozen tracking parameters of tracker ``name`` with ``overrides`` applied."""
-    overrides = dict(overrides or {})
+def params_class(name: str):
+    """The frozen parameter dataclass of tracker ``name``."""
     if name in SIAM_TRACKERS:
         from edge_tracker.trackers.siamfc import SiamParams
 
-        return SiamParams.from_dict(overrides)
+        return SiamParams
     if name in ATOM_TRACKERS:
         from edge_tracker.trackers.atom import AtomParams
 
-        return AtomParams.from_dict(overrides)
+        return AtomParams
     raise ConfigError(f"unknown tracker {name!r}; choose one of {list(TRACKERS)}")
 
 
-def build_tracker(name: str, runners: dict[str, Runner], params=None):
-    """A ready tracker for ``name`` over its phase ``runners`` (from ``backends.load_runners``)."""
-    if params is None or isinstance(params, dict):
+def tracker_params(name: str, overrides: Mapping[str, Any] | None = None,
+                   texts: Mapping[str, str] | None = None):
+    """The frozen tracking parameters of ``name``: defaults, then ``overrides`` (typed values, e.g. a
+    checkpoint's recommendation), then ``texts`` (``--param KEY=VALUE`` text, typed like each field)."""
+    return params_from_text(params_class(name), texts or {}, base=overrides)
+
+
+def build_tracker(name: str, runners: dict[str, Runner], params=None, preprocessor: Preprocessor | None = None):
+    """A ready tracker for ``name`` over its phase ``runners`` (from ``backends.open_model``)."""
+    if params is None or isinstance(params, Mapping):
         params = tracker_params(name, params)
     if name in SIAM_TRACKERS:
         from edge_tracker.trackers.siamfc import SiamTracker
 
-        return SiamTracker(runners, params)
+        return SiamTracker(runners, params, preprocessor)
     from edge_tracker.trackers.atom import AtomTracker
 
-    return AtomTracker(runners, params)
+    return AtomTracker(runners, params, preprocessor)
 
 
 __all__ = ["ATOM_TRACKERS", "SIAM_TRACKERS", "STATES", "TRACKERS", "TrackResult", "build_tracker",
-           "tracker_params"]
+           "params_class", "tracker_params"]

@@ -30,15 +30,22 @@ proposals and of refinement steps. Everything below can be changed per run.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from edge_tracker.backends.base import Runner
-from edge_tracker.errors import ConfigError, EdgeTrackerError
+from edge_tracker.errors import EdgeTrackerError
 from edge_tracker.geometry import box_to_crop, crop_square, to_nchw
-from edge_tracker.trackers.base import TrackResult, check_init_box, params_from_dict
+from edge_tracker.preprocess import (
+    CropWindow,
+    OpenCVPreprocessor,
+    Preprocessor,
+    atom_sample_window,
+    response_grid_side,
+)
+from edge_tracker.trackers.atom_params import BLURS, ROTATIONS, SHIFTS, AtomParams
+from edge_tracker.trackers.base import OpenCVStyle, TrackResult, check_init_box
 from edge_tracker.trackers.online_classifier import (
     LayerClassifier,
     SampleMemory,
@@ -48,91 +55,20 @@ from edge_tracker.trackers.online_classifier import (
 
 PHASES = ("backbone", "iou_modulation", "iou_refine", "classifier")
 
-# First-frame augmentations (pytracking's ATOM set): rotations in degrees, Gaussian blurs as
-# (sigma_y, sigma_x) in crop pixels, shifts as a fraction of half the crop side.
-ROTATIONS = (5, -5, 10, -10, 20, -20, 30, -30, 45, -45, -60, 60)
-BLURS = ((2.0, 0.2), (0.2, 2.0), (3.0, 1.0), (1.0, 3.0), (2.0, 2.0))
-SHIFTS = ((0.6, 0.6), (-0.6, 0.6), (0.6, -0.6), (-0.6, -0.6))
+class AtomTracker(OpenCVStyle):
+    """``initialize(frame, box)`` then ``track(frame)``; frames BGR uint8 ``[H, W, 3]``.
 
+    ``preprocessor`` cuts the per-frame sample (default: OpenCV on the host; a GPU kernel on the GPU
+    path). The first frame's augmented copies are made on the host from one crop, once per sequence.
+    """
 
-@dataclass(frozen=True)
-class AtomParams:
-    """ATOM tracking parameters (SPEC 1.6; pytracking's ATOM defaults where SPEC is silent)."""
-
-    # sampling
-    search_area_scale: float = 5.0  # crop side = this * sqrt(target w * h), image pixels
-    min_target_side: float = 5.0  # the target box never shrinks below this, image pixels
-    # classifier learning
-    output_sigma_factor: float = 0.25  # label sigma = this * sqrt(target area), in feature cells
-    filter_reg: float = 0.1  # filter regularisation
-    projection_reg: float = 1e-4  # projection regularisation
-    projection_init: str = "random"  # first-frame start of the projection: "random" (seeded) or "pca"
-    init_gn_iterations: int = 6  # first frame: Gauss-Newton steps over projection and filter
-    init_cg_iterations: int = 10  # first frame: conjugate-gradient iterations per Gauss-Newton step
-    update_cg_iterations: int = 5  # later: CG iterations of a filter update
-    train_skipping: int = 10  # later: update the filters every this many frames
-    augment: bool = True  # first frame: learn from augmented copies (else the crop alone)
-    dropout_samples: int = 7  # first frame: feature-dropout copies of the unaugmented crop
-    dropout_probability: float = 0.2  # channel dropout rate of those copies
-    memory_size: int = 250  # training samples kept per layer
-    learning_rate: float = 0.01  # weight of a new sample in the memory
-    hard_negative_learning_rate: float = 0.02  # weight of a sample from a hard-negative frame
-    init_samples_minimum_weight: float = 0.25  # first-frame samples keep at least this share
-    # localisation
-    target_not_found_threshold: float = 0.25  # peak below this: not_found, no update
-    distractor_threshold: float = 0.8  # second peak above this * peak: uncertain or hard negative
-    hard_negative_threshold: float = 0.5  # second peak above this * peak: hard negative
-    target_neighborhood_scale: float = 2.2  # masked around the peak before the second peak, x target
-    displacement_scale: float = 0.8  # distance that tells target from distractor, x half the map
-    subcell_peak: bool = True  # refine the peak with a parabola through its neighbours
-    # IoU refinement (number of proposals and steps are set in the exported graph)
-    refine: bool = True  # run the IoU-Net refinement (off: classifier position, size kept)
-    box_jitter_position: float = 0.1  # proposal centre jitter, x sqrt(target area)
-    box_jitter_size: float = 0.5  # proposal size jitter, x sqrt(target area)
-    maximal_aspect_ratio: float = 6.0  # refined boxes beyond this aspect ratio are dropped
-    iou_top_k: int = 3  # the final box is the mean of this many best refined boxes
-    seed: int = 0  # seeds the proposal jitter, dropout copies and random projection start, per sequence
-
-    def __post_init__(self) -> None:
-        for name in ("search_area_scale", "min_target_side", "output_sigma_factor", "learning_rate",
-                     "hard_negative_learning_rate", "maximal_aspect_ratio"):
-            if not getattr(self, name) > 0:
-                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
-        if self.projection_init not in ("random", "pca"):
-            raise ConfigError(f"projection_init must be 'random' or 'pca', got {self.projection_init!r}")
-        for name in ("init_gn_iterations", "init_cg_iterations", "update_cg_iterations", "dropout_samples"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("train_skipping", "iou_top_k", "memory_size"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("learning_rate", "hard_negative_learning_rate", "dropout_probability"):
-            if not 0 <= getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
-        if self.memory_size <= self.num_init_samples:
-            raise ConfigError(
-                f"memory_size ({self.memory_size}) must exceed the {self.num_init_samples} first-frame "
-                f"samples it always keeps; raise it, or lower dropout_samples / set augment=False")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "AtomParams":
-        return params_from_dict(cls, data)
-
-    @property
-    def num_init_samples(self) -> int:
-        if not self.augment:
-            return 1 + self.dropout_samples
-        return 2 + len(ROTATIONS) + len(BLURS) + len(SHIFTS) + self.dropout_samples
-
-
-class AtomTracker:
-    """``initialize(frame, box)`` then ``track(frame)``; frames BGR uint8 ``[H, W, 3]``."""
-
-    def __init__(self, runners: dict[str, Runner], params: AtomParams | None = None) -> None:
+    def __init__(self, runners: dict[str, Runner], params: AtomParams | None = None,
+                 preprocessor: Preprocessor | None = None) -> None:
         missing = sorted(set(PHASES) - set(runners))
         if missing:
             raise EdgeTrackerError(f"ATOM needs phase runners {list(PHASES)}; missing {missing}")
         self.params = params or AtomParams()
+        self.preprocessor = preprocessor or OpenCVPreprocessor()
         self.runners = {name: runners[name].activate() for name in PHASES}
         backbone_out = self.runners["backbone"].output_metadata()
         self.sample_size = self.runners["backbone"].input_metadata()["image"].shape[-1]
@@ -228,7 +164,7 @@ class AtomTracker:
         """Gaussian label of ``layer``'s response grid, peaked at the target centre ``offset_px``
         (crop pixels from the crop centre) with sigma from the target size (crop pixels)."""
         stride = self.strides[layer]
-        cells = self.sample_size // stride + 1 - self.filter_size % 2  # the response grid's side
+        cells = response_grid_side(self.sample_size, stride, self.filter_size)
         centre = (cells - 1) / 2
         sigma = self.params.output_sigma_factor * float(np.sqrt(np.prod(target_size_px))) / stride
         return gaussian_label(cells, (centre + offset_px[1] / stride, centre + offset_px[0] / stride),
@@ -250,7 +186,7 @@ class AtomTracker:
         timings["crop"] = _lap(start)
         t = time.perf_counter()
         feats = self.runners["backbone"].infer({"image": image})
-        timings["backbone"] = _lap(t)
+        timings["backbone"] = _inference_ms(self.runners["backbone"], t)
 
         t = time.perf_counter()
         feed = {}
@@ -258,7 +194,7 @@ class AtomTracker:
             feed.update({f"cls_{layer}": feats[f"cls_{layer}"], f"projection_{layer}": classifier.projection_4d,
                          f"filter_{layer}": classifier.filter_4d})
         scores = self.runners["classifier"].infer(feed)["scores"][0, 0]
-        timings["classifier"] = _lap(t)
+        timings["classifier"] = _inference_ms(self.runners["classifier"], t)
 
         t = time.perf_counter()
         offset_px, state, score = self._localize(scores, self.size / crop_px)
@@ -285,14 +221,6 @@ class AtomTracker:
 
         box = np.array([*(self.center - self.size / 2), *self.size])
         return TrackResult(box=box, score=score, state=state, timings_ms=timings)
-
-    # OpenCV-style API
-    def init(self, frame: np.ndarray, box) -> None:
-        self.initialize(frame, box)
-
-    def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, float, float, float]]:
-        result = self.track(frame)
-        return result.state != "not_found", tuple(float(v) for v in result.box)
 
     # =============================================================================== pieces
     def _localize(self, scores: np.ndarray, target_size_crop: np.ndarray) -> tuple[np.ndarray, str, float]:
@@ -385,10 +313,13 @@ class AtomTracker:
         return np.concatenate([box[None], np.concatenate([centre - size / 2, size], axis=1)])
 
     def _side(self) -> float:
-        return float(self.params.search_area_scale * np.sqrt(np.prod(self.size)))
+        return atom_sample_window(self.center, self.size, self.params.search_area_scale).side
 
     def _crop(self, frame: np.ndarray, side: float) -> np.ndarray:
-        return to_nchw(crop_square(frame, tuple(self.center), side, self.sample_size, pad_value=self.mean_color))
+        """The sample around the current centre; ``side`` from ``_side()`` (ATOM's sample window)."""
+        self.preprocessor.set_frame(frame)
+        window = CropWindow((float(self.center[0]), float(self.center[1])), side)
+        return self.preprocessor.crops([window], self.sample_size, self.mean_color)
 
     def _inside(self, center: np.ndarray) -> np.ndarray:
         """Keep at least a fifth of the target inside the frame (ATOM's rule)."""
@@ -405,3 +336,9 @@ def _neighbours(scores: np.ndarray, row: int, col: int):
 
 def _lap(start: float) -> float:
     return 1e3 * (time.perf_counter() - start)
+
+
+def _inference_ms(runner: Runner, start: float) -> float:
+    """The runner's own record of its last inference (CUDA events on a GPU), else the host interval."""
+    measured = runner.last_inference_ms
+    return measured if measured is not None else _lap(start)

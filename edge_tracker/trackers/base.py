@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from edge_tracker.errors import ConfigError, InputError
+from edge_tracker.errors import InputError
 
 # Localisation states (SPEC 1.6); SCS-Siam reports "normal" or "not_found".
 STATES = ("normal", "uncertain", "hard_negative", "not_found")
@@ -51,10 +50,14 @@ def check_init_box(box, frame: np.ndarray) -> np.ndarray:
     return array
 
 
-def params_from_dict(cls, data: dict[str, Any]):
-    """Build a frozen parameter dataclass, rejecting unknown keys with the valid ones listed."""
-    valid = {f.name for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - valid)
-    if unknown:
-        raise ConfigError(f"unknown parameter(s) {unknown} for {cls.__name__}; valid: {sorted(valid)}")
-    return cls(**data)
+class OpenCVStyle:
+    """OpenCV's tracker calls on top of ``initialize``/``track``: ``init(frame, box)`` and
+    ``update(frame) -> (found, (x, y, w, h))``, so our trackers drop into code written for
+    ``cv2.Tracker``. ``found`` is False only in the ``not_found`` state."""
+
+    def init(self, frame: np.ndarray, box) -> None:
+        self.initialize(frame, box)
+
+    def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, float, float, float]]:
+        result = self.track(frame)
+        return result.state != "not_found", tuple(float(v) for v in result.box)

@@ -21,16 +21,26 @@ import numpy as np
 
 from edge_tracker.backends.base import Runner
 from edge_tracker.errors import EdgeTrackerError
-from edge_tracker.geometry import crop_square, to_nchw
-from edge_tracker.trackers.base import TrackResult, check_init_box, params_from_dict
+from edge_tracker.params import params_from_dict
+from edge_tracker.preprocess import (
+    SIAMFC_CONTEXT,
+    SIAMFC_EXEMPLAR_SIZE,
+    OpenCVPreprocessor,
+    Preprocessor,
+    siamfc_scale_factors,
+    siamfc_search_windows,
+    siamfc_template_side,
+    siamfc_template_window,
+)
+from edge_tracker.trackers.base import OpenCVStyle, TrackResult, check_init_box
 
 
 @dataclass(frozen=True)
 class SiamParams:
     """SiamFC tracking parameters (SCS-Siam paper and SiamFC defaults)."""
 
-    exemplar_size: int = 127  # training template side, px: fixes crop pixels per image pixel
-    context: float = 0.5  # context margin added to each side, as a fraction of (w + h)
+    exemplar_size: int = SIAMFC_EXEMPLAR_SIZE  # training template side, px: fixes crop pixels per image pixel
+    context: float = SIAMFC_CONTEXT  # context margin added to each side, as a fraction of (w + h)
     scale_step: float = 1.0375  # ratio between neighbouring search scales
     scale_penalty: float = 0.9745  # multiplies the responses of the off-centre scales
     scale_lr: float = 0.59  # damping of the scale update (1: jump to the best scale)
@@ -44,14 +54,19 @@ class SiamParams:
         return params_from_dict(cls, data)
 
 
-class SiamTracker:
-    """``initialize(frame, box)`` then ``track(frame)``; frames BGR uint8 ``[H, W, 3]``."""
+class SiamTracker(OpenCVStyle):
+    """``initialize(frame, box)`` then ``track(frame)``; frames BGR uint8 ``[H, W, 3]``.
 
-    def __init__(self, runners: dict[str, Runner], params: SiamParams | None = None) -> None:
+    ``preprocessor`` cuts the crops (default: OpenCV on the host; a GPU kernel on the GPU path).
+    """
+
+    def __init__(self, runners: dict[str, Runner], params: SiamParams | None = None,
+                 preprocessor: Preprocessor | None = None) -> None:
         missing = {"template", "search"} - set(runners)
         if missing:
             raise EdgeTrackerError(f"SCS-Siam needs phase runners 'template' and 'search'; missing {sorted(missing)}")
         self.params = params or SiamParams()
+        self.preprocessor = preprocessor or OpenCVPreprocessor()
         self.template_runner = runners["template"].activate()
         self.search_runner = runners["search"].activate()
         self.template_size = self.template_runner.input_metadata()["template"].shape[-1]
@@ -59,8 +74,7 @@ class SiamTracker:
         self.num_scales, self.search_size = search_shape[0], search_shape[-1]
         self.response_size = self.search_runner.output_metadata()["response"].shape[-1]
         p = self.params
-        half = (self.num_scales - 1) / 2
-        self.scale_factors = p.scale_step ** np.linspace(-half, half, self.num_scales)
+        self.scale_factors = siamfc_scale_factors(self.num_scales, p.scale_step)
         self.upsampled = self.response_size * p.response_upsample
         hann = np.hanning(self.upsampled)
         self.window = np.outer(hann, hann) / np.outer(hann, hann).sum()
@@ -72,10 +86,11 @@ class SiamTracker:
         self.center = np.array([x + w / 2, y + h / 2])
         self.target = np.array([w, h], dtype=np.float64)
         self.mean_color = frame.reshape(-1, 3).mean(axis=0)
-        context = self.params.context * (w + h)
-        self.z_side = float(np.sqrt((w + context) * (h + context)))
-        template = self._crop(frame, self.z_side * self.template_size / self.params.exemplar_size,
-                              self.template_size)
+        self.z_side = siamfc_template_side((x, y, w, h), self.params.context)
+        window = siamfc_template_window((x, y, w, h), self.params.context, self.template_size,
+                                        self.params.exemplar_size)
+        self.preprocessor.set_frame(frame)
+        template = self.preprocessor.crops([window], self.template_size, self.mean_color)
         self.kernel = self.template_runner.infer({"template": template})["kernel"]
 
     def track(self, frame: np.ndarray) -> TrackResult:
@@ -83,8 +98,10 @@ class SiamTracker:
             raise EdgeTrackerError("track() called before initialize(frame, box)")
         p = self.params
         start = time.perf_counter()
-        side = self.z_side * self.search_size / p.exemplar_size
-        crops = np.concatenate([self._crop(frame, side * f, self.search_size) for f in self.scale_factors])
+        windows = siamfc_search_windows(self.center, self.z_side, self.scale_factors, self.search_size,
+                                        p.exemplar_size)
+        self.preprocessor.set_frame(frame)
+        crops = self.preprocessor.crops(windows, self.search_size, self.mean_color)
         t_crop = time.perf_counter()
         response = self.search_runner.infer({"search": crops, "kernel": self.kernel})["response"][:, 0]
         t_net = time.perf_counter()
@@ -113,16 +130,12 @@ class SiamTracker:
 
         box = np.array([*(self.center - self.target / 2), *self.target])
         return TrackResult(box=box, score=float(response[best].max()), state="normal",
-                           timings_ms={"crop": 1e3 * (t_crop - start), "network": 1e3 * (t_net - t_crop),
+                           timings_ms={"crop": 1e3 * (t_crop - start),
+                                       "network": _inference_ms(self.search_runner, t_crop, t_net),
                                        "post": 1e3 * (t_post - t_net)})
 
-    # OpenCV-style API
-    def init(self, frame: np.ndarray, box) -> None:
-        self.initialize(frame, box)
 
-    def update(self, frame: np.ndarray) -> tuple[bool, tuple[float, float, float, float]]:
-        result = self.track(frame)
-        return result.state != "not_found", tuple(float(v) for v in result.box)
-
-    def _crop(self, frame: np.ndarray, side: float, out_size: int) -> np.ndarray:
-        return to_nchw(crop_square(frame, tuple(self.center), side, out_size, pad_value=self.mean_color))
+def _inference_ms(runner: Runner, start: float, end: float) -> float:
+    """The runner's own record of its last inference (CUDA events on a GPU), else the host interval."""
+    measured = runner.last_inference_ms
+    return measured if measured is not None else 1e3 * (end - start)

@@ -16,10 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Union
 
 from edge_tracker.errors import ConfigError
-
-SIAM_TRACKERS = ("scs-siam", "sca-siam", "ssa-siam")
-ATOM_TRACKERS = ("aff-atom", "atom")
-TRACKERS = SIAM_TRACKERS + ATOM_TRACKERS
+from edge_tracker.names import ATOM_TRACKERS, SIAM_TRACKERS, TRACKERS  # noqa: F401 - re-exported
+from edge_tracker.preprocess.geometry import ATOM_SAMPLE_SIZE, SIAMFC_SEARCH_SIZE, SIAMFC_TEMPLATE_SIZE
 
 
 @dataclass(frozen=True)
@@ -27,8 +25,8 @@ class SiamConfig:
     """SCS-Siam and its ablation variants (SPEC 2)."""
 
     tracker: str = "scs-siam"  # "scs-siam" (channel then spatial), "sca-siam" (channel), "ssa-siam" (spatial)
-    template_size: int = 135  # template crop side at inference, px (127 at training)
-    search_size: int = 263  # search crop side at inference, px (255 at training)
+    template_size: int = SIAMFC_TEMPLATE_SIZE  # template crop side at inference, px (127 at training)
+    search_size: int = SIAMFC_SEARCH_SIZE  # search crop side at inference, px (255 at training)
     num_scales: int = 3  # search scales batched into one inference call
     channel_reduction: int = 16  # channel attention bottleneck: C -> C / channel_reduction
     spatial_reduction: int = 8  # spatial attention transform bottleneck: C -> C / spatial_reduction
@@ -53,7 +51,7 @@ class AtomConfig:
     """AFF-ATOM (SPEC 1) and the plain ATOM configuration it is compared with."""
 
     tracker: str = "aff-atom"  # "aff-atom" (iAFF ResNet-18, layer3+layer4) or "atom" (plain, pytracking shapes)
-    sample_size: int = 288  # side of the square search crop fed to the backbone, px
+    sample_size: int = ATOM_SAMPLE_SIZE  # side of the square search crop fed to the backbone, px
     mscam_reduction: int = 4  # MS-CAM bottleneck ratio r (SPEC 1.1)
     backbone_width: int = 64  # ResNet-18 stem/layer1 channels, doubled per layer (64: the standard trunk)
     iou_pred_dim: int = 256  # IoU-Net modulation / test-feature channels (pytracking pred_input_dim)

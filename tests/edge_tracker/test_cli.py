@@ -26,6 +26,7 @@ import pytest
 from edge_tracker import cli
 from edge_tracker.cli import main
 from edge_tracker.errors import EdgeTrackerError
+from edge_tracker.session import StatusLine
 from edge_tracker.video.sources import LiveSource, SourceStats
 from tests.conftest import REPO_ROOT
 
@@ -385,7 +386,7 @@ def test_status_is_one_redrawn_line_on_a_tty_and_a_line_per_second_elsewhere():
     stats = SourceStats(delivered=1, dropped=7)
     for tty in (True, False):
         stream = _Stream(tty)
-        status = cli._StatusLine(stream, quiet=False, live=True, clock=lambda: now[0])
+        status = StatusLine(stream, quiet=False, live=True, clock=lambda: now[0])
         for i in range(1, 41):  # 40 frames at 16 FPS (exact binary fractions): 2.5 s
             now[0] = i / 16
             status.update(i, 16.0, "normal", 0.5, stats)
@@ -396,7 +397,7 @@ def test_status_is_one_redrawn_line_on_a_tty_and_a_line_per_second_elsewhere():
         else:
             assert "\r" not in stream.text and len(stream.text.splitlines()) == 2  # at 1 s and 2 s
     quiet = _Stream(True)
-    status = cli._StatusLine(quiet, quiet=True, live=False)
+    status = StatusLine(quiet, quiet=True, live=False)
     status.update(1, 20.0, "normal", 0.5, stats)
     status.finish()
     assert quiet.text == ""

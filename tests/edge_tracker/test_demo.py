@@ -97,7 +97,7 @@ def test_export_without_checkpoint_takes_the_demo_unless_random_is_asked(stand_i
 
 def test_evaluation_takes_a_tracker_name_for_its_demo(stand_in_demos, tmp_path, capsys):
     from edge_tracker.datasets.synthetic import SyntheticConfig, generate_sequence
-    from edge_tracker.evaluation.__main__ import main as eval_main
+    from edge_tracker.evaluation.cli import main as eval_main
 
     folder = generate_sequence(0, SyntheticConfig(num_frames=5)).write(tmp_path / "seq")
     out = tmp_path / "eval.json"
@@ -113,7 +113,7 @@ def test_tracking_params_a_checkpoint_recommends_apply_under_param(exports, tmp_
     """A checkpoint's meta["tracking_params"] are the defaults of track and eval; --param overrides them."""
     from edge_tracker.backends import model_tracking_params
     from edge_tracker.datasets.synthetic import SyntheticConfig, generate_sequence
-    from edge_tracker.evaluation.__main__ import main as eval_main
+    from edge_tracker.evaluation.cli import main as eval_main
     from export.checkpoint import load_model, save_checkpoint
     from export.cli import main as export_main
 

@@ -23,7 +23,6 @@ from edge_tracker.errors import EdgeTrackerError, InputError
 from edge_tracker.evaluation import (
     PRECISION_THRESHOLDS,
     SUCCESS_THRESHOLDS,
-    OwnTracker,
     SequenceResult,
     aggregate,
     center_error,
@@ -36,7 +35,7 @@ from edge_tracker.evaluation import (
     to_json,
     to_markdown,
 )
-from edge_tracker.evaluation.__main__ import main
+from edge_tracker.evaluation.cli import main
 from edge_tracker.trackers.base import TrackResult
 from tests.conftest import REPO_ROOT, SHARED_DATA
 
@@ -228,18 +227,21 @@ def test_evaluate_refuses_a_sequence_without_boxes(tmp_path):
         evaluate(lambda: Oracle(np.array(sequence.boxes), []), empty)
 
 
-def test_own_tracker_adapter_returns_the_track_result_box():
-    class Fake:
+def test_evaluate_scores_the_box_of_a_track_result(tmp_path):
+    """Our trackers return a TrackResult; evaluate scores its box, like a peer's plain box."""
+    sequence = tiny_sequence(tmp_path)
+
+    class Shifted:
         def initialize(self, frame, box):
             self.box = np.asarray(box, dtype=np.float32) + 1
 
         def track(self, frame):
             return TrackResult(box=self.box, score=0.5, state="normal")
 
-    adapted = OwnTracker(Fake())
-    adapted.initialize(np.zeros((8, 8, 3), np.uint8), (1, 2, 3, 4))
-    box = adapted.track(np.zeros((8, 8, 3), np.uint8))
-    assert box.dtype == np.float64 and box.tolist() == [2.0, 3.0, 4.0, 5.0]
+    result = evaluate(Shifted, sequence)
+    expected = np.array(sequence.boxes[1]) + 1  # tracking starts on frame 1, the first with a box
+    assert result.predictions.shape == (4, 4)
+    np.testing.assert_allclose(result.predictions[1:], np.tile(expected, (3, 1)))
 
 
 # --------------------------------------------------------------------------------------------------

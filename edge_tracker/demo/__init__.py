@@ -9,6 +9,8 @@ benchmark weights: train on GOT-10k/LaSOT with ``python -m training`` for real u
   cache (``$EDGE_TRACKER_CACHE``, else ``$XDG_CACHE_HOME/edge_tracker``, else
   ``~/.cache/edge_tracker``) and reused while the checkpoint's sha256 is unchanged. Building it
   needs torch (the ``export`` extra); a device without torch is given an export folder instead.
+
+``python -m edge_tracker.demo`` (``make demo``) generates a clip and tracks it: ``__main__.py``.
 """
 
 from __future__ import annotations
@@ -20,11 +22,11 @@ from pathlib import Path
 
 from edge_tracker.errors import InputError, MissingDependencyError
 from edge_tracker.manifest import MANIFEST_NAME, sha256_file
+from edge_tracker.names import DEFAULT_TRACKER
 
 logger = logging.getLogger("edge_tracker.demo")
 
-CHECKPOINT_DIR = Path(__file__).resolve().parent / "checkpoints"
-DEFAULT_TRACKER = "scs-siam"
+CHECKPOINT_DIR = Path(__file__).resolve().parents[1] / "checkpoints"
 
 
 def demo_trackers() -> tuple[str, ...]:
@@ -57,7 +59,7 @@ def demo_export(tracker: str, progress: bool = False) -> Path:
     target = cache_dir() / "demo" / f"{tracker}-{digest[:12]}"
     if (target / MANIFEST_NAME).is_file():
         return target
-    from export.pipeline import export_tracker
+    from export.pipeline import export_tracker  # the one place the runtime builds an export, lazily
 
     logger.warning("first use of the %s demo checkpoint: exporting it to ONNX into %s (once)", tracker, target)
     partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
@@ -84,33 +86,3 @@ def resolve_model(model: str | Path | None, backend: str, tracker: str | None) -
         return Path(model)
     tracker = tracker or DEFAULT_TRACKER
     return demo_checkpoint(tracker) if backend == "torch" else demo_export(tracker)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m edge_tracker.demo [OUT_DIR] [--tracker T] [--frames N]``: generate a clip and track it.
-
-    Writes OUT_DIR/clip.mp4 (a procedural sequence, with its ground truth beside it), then runs
-    ``edge-tracker track`` on it with the tracker's demo checkpoint: OUT_DIR/tracked.mp4 (boxes drawn)
-    and OUT_DIR/tracked.jsonl, and prints FPS and per-stage latency. ``make demo`` runs this.
-    """
-    import argparse
-
-    from edge_tracker.cli import main as cli_main
-    from edge_tracker.datasets.synthetic import demo_clip
-
-    parser = argparse.ArgumentParser(prog="python -m edge_tracker.demo", description=main.__doc__.split("\n\n")[0])
-    parser.add_argument("out_dir", nargs="?", type=Path, default=Path("out/demo"),
-                        help="folder for clip.mp4, tracked.mp4, tracked.jsonl (default out/demo)")
-    parser.add_argument("--tracker", default=DEFAULT_TRACKER, help=f"demo tracker (default {DEFAULT_TRACKER})")
-    parser.add_argument("--frames", type=int, default=150, help="clip length in frames (default 150)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the generated clip (default 0)")
-    args = parser.parse_args(argv)
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    clip, box = demo_clip(args.out_dir / "clip.mp4", seed=args.seed, frames=args.frames)
-    print(f"clip: {clip} ({args.frames} frames), first box {','.join(f'{v:g}' for v in box)}")
-    return cli_main(["track", str(clip), str(args.out_dir / "tracked.mp4"), str(args.out_dir / "tracked.jsonl"),
-                     "--tracker", args.tracker, "--init", ",".join(f"{v:g}" for v in box), "--headless"])
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
