@@ -13,8 +13,8 @@ import logging
 import sys
 from pathlib import Path
 
-from edge_tracker.command_line import logging_to_stderr
-from edge_tracker.errors import EdgeTrackerError, ExportError
+from edge_tracker.command_line import logging_to_stderr, parse_or_exit_code, run_command, verbosity_options
+from edge_tracker.errors import ExportError
 from export.models.config import TRACKERS
 
 logger = logging.getLogger("edge_tracker.export")
@@ -28,10 +28,8 @@ RANDOM_WEIGHTS_WARNING = """
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0])
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    parser = argparse.ArgumentParser(prog="python -m export", description=__doc__.split("\n\n")[0],
+                                     parents=[verbosity_options()])
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     onnx = commands.add_parser(
@@ -52,23 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    """Run the command line; exit codes as every command of the package (``edge_tracker.command_line``)."""
+    args = parse_or_exit_code(build_parser(), argv)
+    if isinstance(args, int):
+        return args
+    commands = {"onnx": _cmd_onnx}
     with logging_to_stderr(args.verbose, args.quiet):
-        try:
-            if args.command == "onnx":
-                return _cmd_onnx(args)
-        except ExportError as err:
-            logger.error("%s", err)
-            return 1
-        except EdgeTrackerError as err:
-            logger.error("%s", err)
-            return 2
-        except KeyboardInterrupt:
-            logger.error("interrupted")
-            return 130
-    parser.error(f"unknown command {args.command}")
-    return 2
+        return run_command(lambda: commands[args.command](args), logger, failures=(ExportError,))
 
 
 def _cmd_onnx(args: argparse.Namespace) -> int:

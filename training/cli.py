@@ -18,7 +18,8 @@ import os
 import sys
 from pathlib import Path
 
-from edge_tracker.errors import ConfigError, EdgeTrackerError
+from edge_tracker.command_line import logging_to_stderr, parse_or_exit_code, run_command, verbosity_options
+from edge_tracker.errors import ConfigError
 from training.config import DEFAULTS, TASKS, make_config
 
 logger = logging.getLogger("edge_tracker.training")
@@ -29,10 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
                                      epilog=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="task", required=True, metavar="{siam,atom}")
-    siam = commands.add_parser("siam", help="train SCS-Siam / SCA-Siam / SSA-Siam (SPEC 2.4)",
+    verbosity = verbosity_options("no progress bar or log lines, warnings and errors only (log.jsonl is still written)")
+    siam = commands.add_parser("siam", parents=[verbosity], help="train SCS-Siam / SCA-Siam / SSA-Siam (SPEC 2.4)",
                                description="SiamFC pairs with soft masks, balanced logistic loss, SGD with an "
                                            "exponentially decaying learning rate (docs/training.md).")
-    atom = commands.add_parser("atom", help="train AFF-ATOM / ATOM (IoU-Net + backbone)",
+    atom = commands.add_parser("atom", parents=[verbosity], help="train AFF-ATOM / ATOM (IoU-Net + backbone)",
                                description="IoU-Net MSE on 16 proposals per pair plus a correlation loss on the "
                                            "classifier layers that trains the backbone; Adam (docs/training.md).")
     for task, sub in (("siam", siam), ("atom", atom)):
@@ -88,10 +90,6 @@ def _common_arguments(sub: argparse.ArgumentParser, task: str) -> None:
     sub.add_argument("--save-every", type=int, default=None, help="steps between last.pt saves (default 500)")
     sub.add_argument("--cache-sequences", type=int, default=None,
                      help="synthetic sequences kept in memory per process (default 64, ~14 MB each)")
-    verbosity = sub.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true",
-                           help="no progress bar or log lines, warnings and errors only (log.jsonl is still written)")
 
 
 def parse_arch(items: list[str]) -> dict[str, object]:
@@ -112,38 +110,33 @@ def parse_arch(items: list[str]) -> dict[str, object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:  # argparse's own message is printed; keep the exit code for callers
-        return int(exit_.code or 0)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("edge_tracker").setLevel(level)
-    if int(os.environ.get("RANK", "0")) != 0 and not args.verbose:
-        logging.getLogger("edge_tracker").setLevel(logging.WARNING)  # one voice under torchrun
+    """Run the command line; exit codes as every command of the package (``edge_tracker.command_line``),
+    and 130 after a run stopped by a signal (last.pt saved)."""
+    args = parse_or_exit_code(build_parser(), argv)
+    if isinstance(args, int):
+        return args
+    quiet = args.quiet or (int(os.environ.get("RANK", "0")) != 0 and not args.verbose)  # one voice under torchrun
+    with logging_to_stderr(args.verbose, quiet):
+        return run_command(lambda: _train(args), logger)
 
+
+def _train(args) -> int:
     from training.engine import train  # torch is imported only once the arguments are good
 
+    config = make_config(
+        args.task, args.tracker, args.data, args.out, steps=args.steps, batch_size=args.batch_size,
+        lr=args.lr, lr_end=getattr(args, "lr_end", None), weight_decay=args.weight_decay,
+        momentum=getattr(args, "momentum", None), corr_weight=getattr(args, "corr_weight", None),
+        freeze_backbone=getattr(args, "freeze_backbone", None), clip_grad=args.clip_grad,
+        max_gap=args.max_gap, device=args.device, workers=args.workers, threads=args.threads, seed=args.seed,
+        resume=args.resume, init=args.init, max_minutes=args.max_minutes, stop_at=args.stop_at,
+        log_every=args.log_every, save_every=args.save_every, cache_sequences=args.cache_sequences,
+        quiet=args.quiet, arch=parse_arch(args.arch))
     try:
-        config = make_config(
-            args.task, args.tracker, args.data, args.out, steps=args.steps, batch_size=args.batch_size,
-            lr=args.lr, lr_end=getattr(args, "lr_end", None), weight_decay=args.weight_decay,
-            momentum=getattr(args, "momentum", None), corr_weight=getattr(args, "corr_weight", None),
-            freeze_backbone=getattr(args, "freeze_backbone", None), clip_grad=args.clip_grad,
-            max_gap=args.max_gap, device=args.device, workers=args.workers, threads=args.threads, seed=args.seed,
-            resume=args.resume, init=args.init, max_minutes=args.max_minutes, stop_at=args.stop_at,
-            log_every=args.log_every, save_every=args.save_every, cache_sequences=args.cache_sequences,
-            quiet=args.quiet, arch=parse_arch(args.arch))
         result = train(config)
-    except EdgeTrackerError as err:
-        logger.error("%s", err)
-        return 2
     except KeyboardInterrupt:
-        logger.error("interrupted twice: quit without saving; %s holds the last saved step",
-                     Path(args.out) / "last.pt")
-        return 130
+        logger.error("interrupted twice: quit without saving; %s holds the last saved step", Path(args.out) / "last.pt")
+        raise
     if result.checkpoint is not None:
         print(f"{args.tracker}: step {result.step} of {config.steps} ({result.stopped_by}) -> {result.checkpoint}")
     return 130 if result.stopped_by == "signal" else 0

@@ -26,7 +26,7 @@ import pytest
 from edge_tracker import cli
 from edge_tracker.cli import main
 from edge_tracker.errors import EdgeTrackerError
-from edge_tracker.session import StatusLine
+from edge_tracker.session import Session, StatusLine
 from edge_tracker.video.sources import LiveSource, SourceStats
 from tests.conftest import REPO_ROOT
 
@@ -204,8 +204,8 @@ def test_real_video_and_otb_folder(models, shared_data, tmp_path):
 ], ids=["ctrl-c", "error"])
 def test_a_stop_mid_stream_keeps_every_frame_and_finalises_the_video(siam, clip, tmp_path, monkeypatch, capsys,
                                                                       stop, code, end):
-    def stopping_tracker(*args, **kwargs):
-        tracker = real_build(*args, **kwargs)
+    def stopping_tracker(session):
+        tracker = real_new(session)
         real_track, calls = tracker.track, []
 
         def track(image):
@@ -217,8 +217,8 @@ def test_a_stop_mid_stream_keeps_every_frame_and_finalises_the_video(siam, clip,
         tracker.track = track
         return tracker
 
-    real_build = cli.build_tracker
-    monkeypatch.setattr(cli, "build_tracker", stopping_tracker)
+    real_new = Session.new_tracker
+    monkeypatch.setattr(Session, "new_tracker", stopping_tracker)
     out_video, out_jsonl = tmp_path / "out.mp4", tmp_path / "out.jsonl"
     assert main(["track", str(clip.video), str(out_video), str(out_jsonl), "--model", str(siam.onnx_dir),
                  _init_arg(INIT), "--headless", "-q"]) == code

@@ -56,11 +56,13 @@ def test_aff_atom_overfits_a_fixed_batch(one_thread, tmp_path):
     # Adam's first full-size steps
     config = make_config("atom", "aff-atom", ["synthetic:2"], tmp_path, batch_size=2, steps=100, lr=1e-4,
                          sample_size=96)
-    history = _losses_over_steps(config, 6)
+    # Single steps are noisy (one step of these 10 raises the loss by half: BatchNorm statistics of
+    # two pairs); the mean of the last three steps must be clearly below the first step's loss.
+    history = _losses_over_steps(config, 10)
     assert set(history[0]) == {"loss", "iou_mse", "corr"}
-    first, last = history[0], history[-1]
-    assert last["loss"] < first["loss"]
-    assert last["iou_mse"] < first["iou_mse"]
+    for name in ("loss", "iou_mse"):
+        last = sum(h[name] for h in history[-3:]) / 3
+        assert last < 0.85 * history[0][name], (name, [round(h[name], 3) for h in history])
 
 
 def test_atom_objective_parts(tmp_path):
