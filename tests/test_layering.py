@@ -88,10 +88,14 @@ def test_importing_the_runtime_and_its_cli_loads_no_build_side_module():
     assert result.stdout.strip() == "[]"
 
 
-def test_no_runtime_module_is_over_400_lines_without_saying_why():
+def test_no_module_is_over_400_lines_without_saying_why():
     _, files = _graph()
-    long = [f"{m} ({n} lines)" for m, p in files.items() if m.split(".")[0] == "edge_tracker"
-            and (n := len(p.read_text().splitlines())) > 400 and "400 lines" not in p.read_text()[:3000]]
+    long = []
+    for module, path in files.items():
+        text = path.read_text()
+        lines = len(text.splitlines())
+        if lines > 400 and "400 lines" not in text[:3000]:  # the docstring says why it is longer
+            long.append(f"{module} ({lines} lines)")
     assert long == []
 
 
