@@ -1,60 +1,62 @@
-"""Stage-by-stage parity of exported graphs against the PyTorch reference.
+"""Parity of an exported phase against its PyTorch reference: the runtime's comparator, torch on one side.
 
-The error measure, per output: ``max |onnx - torch| / max |torch|`` (the max abs error relative to
-the output's scale), so one tolerance serves feature maps of scale 10 and IoUs of scale 1 alike.
+The reference is the phase itself in PyTorch (``export.torch_backend.TorchRunner`` on the CPU), the
+candidate the exported graph on ONNX Runtime (``OnnxRuntimeRunner``); ``edge_tracker.compare``
+measures each output (``max |onnx - torch| / max |torch|``) against the tolerance of the precision.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from edge_tracker.deps import require
+from edge_tracker.backends.onnxruntime import OnnxRuntimeRunner
+from edge_tracker.compare import DEFAULT_TOLERANCES, Comparison, compare
 from export.phases import Phase
+from export.torch_backend import TorchRunner
 
-# Tolerance of the relative max abs error, per precision. fp32: the foundation issue's contract.
-PARITY_TOLERANCE = {"fp32": 1e-4}
-
-
-@dataclass(frozen=True)
-class OutputParity:
-    name: str
-    max_abs_error: float
-    scale: float  # max |reference|
-
-    @property
-    def relative_error(self) -> float:
-        return self.max_abs_error / max(self.scale, 1e-12)
-
-    def as_dict(self) -> dict[str, float]:
-        return {"max_abs_error": self.max_abs_error, "scale": self.scale,
-                "relative_error": self.relative_error}
+# Tolerance of the relative max abs error, per precision (the comparator's table; fp32: 1e-4, the
+# foundation issue's contract).
+PARITY_TOLERANCE = DEFAULT_TOLERANCES
 
 
-def torch_outputs(phase: Phase, args) -> list[np.ndarray]:
-    """Run the PyTorch reference of ``phase`` on ``args`` (tensors) -> numpy outputs in order."""
-    torch = require("torch")
-    with torch.set_grad_enabled(phase.functional_grad):
-        outputs = phase.module(*args)
-    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
-    return [out.detach().cpu().numpy() for out in outputs]
+def reference_runner(phase: Phase) -> TorchRunner:
+    """The PyTorch reference of ``phase``, on the CPU (the same device for every export)."""
+    return TorchRunner(phase, "cpu")
 
 
-def onnx_session(path: str | Path, providers: list[str] | None = None):
-    ort = require("onnxruntime")
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only: ORT's warnings about unused initialisers are noise
-    return ort.InferenceSession(str(path), options, providers=providers or ["CPUExecutionProvider"])
+def onnx_runner(path: str | Path) -> OnnxRuntimeRunner:
+    """The exported graph at ``path`` on ONNX Runtime's CPU provider."""
+    return OnnxRuntimeRunner(path, "cpu")
 
 
-def compare(phase: Phase, session, args) -> list[OutputParity]:
-    """Run ``phase`` in PyTorch and ``session`` (ONNX Runtime) on the same inputs; measure each output."""
-    feed = {spec.name: arg.detach().cpu().numpy() for spec, arg in zip(phase.inputs, args)}
-    got = session.run([spec.name for spec in phase.outputs], feed)
-    want = torch_outputs(phase, args)
-    return [
-        OutputParity(spec.name, float(np.max(np.abs(g - w))), float(np.max(np.abs(w))))
-        for spec, g, w in zip(phase.outputs, got, want)
-    ]
+def phase_feed(phase: Phase, args) -> dict[str, np.ndarray]:
+    """``{input name: array}`` of ``phase`` from positional ``args`` (torch tensors or numpy arrays)."""
+    if len(args) != len(phase.inputs):
+        raise ValueError(f"phase '{phase.name}' takes {len(phase.inputs)} inputs, got {len(args)}")
+    return {spec.name: _numpy(arg) for spec, arg in zip(phase.inputs, args)}
+
+
+def check_phase(phase: Phase, candidate: OnnxRuntimeRunner | str | Path, feeds: Iterable[Mapping[str, Any]],
+                precision: str = "fp32", tolerances: Mapping[str, float] | None = None) -> Comparison:
+    """Compare the exported ``candidate`` (a runner, or the path of its ONNX file) with ``phase`` in PyTorch.
+
+    ``feeds``: ``{input name: array}`` dicts (:func:`phase_feed` makes them from the phase's tensors).
+    """
+    runner = candidate if isinstance(candidate, OnnxRuntimeRunner) else onnx_runner(candidate)
+    return compare(runner, reference_runner(phase), feeds, precision=precision, tolerances=tolerances)
+
+
+def manifest_parity(result: Comparison) -> dict[str, dict[str, float]]:
+    """What the manifest records of a comparison: ``{output: {max_abs_error, scale, relative_error}}``."""
+    return {output.name: {"max_abs_error": output.max_abs_error, "scale": output.scale,
+                          "relative_error": output.relative_error} for output in result.outputs}
+
+
+def _numpy(value) -> np.ndarray:
+    if isinstance(value, np.ndarray):
+        return value
+    return value.detach().cpu().numpy()  # a torch tensor

@@ -40,7 +40,7 @@ def export_tracker(tracker: str, out_dir: str | Path, checkpoint: str | Path | N
     torch = require("torch")
     from export.checkpoint import load_model
     from export.onnx_export import export_phase
-    from export.parity import PARITY_TOLERANCE, compare, onnx_session
+    from export.parity import PARITY_TOLERANCE, check_phase, manifest_parity, onnx_runner, phase_feed
     from export.phases import build_phases
 
     out_dir = Path(out_dir)
@@ -63,15 +63,14 @@ def export_tracker(tracker: str, out_dir: str | Path, checkpoint: str | Path | N
         metadata = {"edge_tracker.tracker": tracker, "edge_tracker.phase": phase.name,
                     "edge_tracker.config": json.dumps(config_to_dict(config), sort_keys=True)}
         _, report = export_phase(phase, path, metadata=metadata)
-        session = onnx_session(path)
-        parity: dict[str, dict[str, float]] = {}
-        for sample in range(PARITY_SAMPLES):
-            for result in compare(phase, session, phase.example_inputs(seed=1000 + sample)):
-                worst = parity.get(result.name)
-                if worst is None or result.relative_error > worst["relative_error"]:
-                    parity[result.name] = result.as_dict()
-        bad = {name: p["relative_error"] for name, p in parity.items()
-               if p["relative_error"] > PARITY_TOLERANCE["fp32"]}
+        feeds = [phase_feed(phase, phase.example_inputs(seed=1000 + sample)) for sample in range(PARITY_SAMPLES)]
+        try:
+            result = check_phase(phase, onnx_runner(path), feeds, precision="fp32")
+        except InputError as err:  # the graph does not load, or its outputs differ in name, shape or dtype
+            raise ExportError(f"phase '{phase.name}': the exported graph {path} cannot be checked against "
+                              f"its PyTorch phase: {err}") from err
+        parity = manifest_parity(result)  # each output's worst draw
+        bad = {o.name: o.relative_error for o in result.failures}
         if bad:
             raise ExportError(
                 f"phase '{phase.name}': ONNX Runtime disagrees with PyTorch beyond the fp32 tolerance "

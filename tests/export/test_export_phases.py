@@ -18,7 +18,7 @@ import torch
 from edge_tracker.geometry import box_center, box_to_crop, crop_square, to_nchw
 from export.checkpoint import load_model
 from export.graph_check import check_graph
-from export.parity import PARITY_TOLERANCE, compare, onnx_session
+from export.parity import PARITY_TOLERANCE, check_phase, onnx_runner, phase_feed
 from export.phases import build_phases, refine_reference
 from edge_tracker.manifest import read_manifest, sha256_file
 from export.tensorrt_support import TENSORRT_ONNX_OPS
@@ -63,27 +63,28 @@ EXPECTED_IO["sca-siam"] = EXPECTED_IO["ssa-siam"] = EXPECTED_IO["scs-siam"]
 
 
 class Export:
-    """One exported tracker: its folder, manifest, the reference network and phases, ORT sessions."""
+    """One exported tracker: its folder, manifest, the reference network and phases, ORT runners."""
 
     def __init__(self, tracker, out_dir, model):
         self.tracker, self.out_dir, self.model = tracker, out_dir, model
         self.manifest = read_manifest(out_dir)
         self.phases = {phase.name: phase for phase in build_phases(model)}
-        self._sessions = {}
+        self._runners = {}
 
-    def session(self, name):
-        if name not in self._sessions:
-            self._sessions[name] = onnx_session(self.out_dir / f"{name}.onnx")
-        return self._sessions[name]
+    def runner(self, name):
+        if name not in self._runners:
+            self._runners[name] = onnx_runner(self.out_dir / f"{name}.onnx").activate()
+        return self._runners[name]
 
     def run(self, name, *arrays):
         phase = self.phases[name]
         feed = {spec.name: np.asarray(a, np.float32) for spec, a in zip(phase.inputs, arrays)}
-        return self.session(name).run(None, feed)
+        return list(self.runner(name).infer(feed).values())
 
     def assert_parity(self, name, args):
-        for result in compare(self.phases[name], self.session(name), args):
-            assert result.relative_error <= TOL, (self.tracker, name, result)
+        result = check_phase(self.phases[name], self.runner(name), [phase_feed(self.phases[name], args)])
+        assert result.passed, f"{self.tracker}:\n{result}"
+        assert all(output.tolerance == TOL for output in result.outputs)
 
 
 @pytest.fixture(scope="module", params=TRACKERS)

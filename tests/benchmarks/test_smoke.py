@@ -1,0 +1,64 @@
+"""Every benchmark's ``--smoke`` run, in process: it finishes, returns 0 and prints its figures.
+
+Nobody runs the benchmarks day to day; these runs are what keep them from rotting unseen.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from benchmarks import real_crop_parity, tracking_backends
+
+NUMBER = r"(\d+\.\d+(?:e[-+]\d+)?)"
+
+
+def test_real_crop_parity_smoke_on_a_synthetic_sequence(tmp_path, monkeypatch, capsys):
+    """No real data here (EDGE_TRACKER_DATA points at nothing): the smoke run generates frames."""
+    monkeypatch.setenv("EDGE_TRACKER_DATA", str(tmp_path / "no-data"))
+    assert real_crop_parity.main(["--smoke"]) == 0
+    out = capsys.readouterr().out
+    assert "crops from synthetic sequence synthetic_seed0, frames [0, 6]" in out
+    rows = {name: (float(max_abs), float(scale), float(rel)) for name, max_abs, scale, rel in
+            re.findall(rf"^  (kernel|response)\s+{NUMBER}\s+(\S+)\s+{NUMBER}\s+\S+\s+1\.0e-04  pass$", out, re.MULTILINE)}
+    assert set(rows) == {"kernel", "response"}
+    for max_abs, scale, rel in rows.values():
+        assert 0 <= rel <= 1e-4 and scale > 0 and max_abs == pytest.approx(rel * scale, rel=0.02, abs=1e-9)
+    assert out.rstrip().endswith("2 of 2 phase comparisons within tolerance")
+
+
+def test_tracking_backends_smoke_on_an_existing_export(exports, capsys):
+    checkpoint, onnx_dir = exports("scs-siam")
+    assert tracking_backends.main(["--smoke", "--lockstep", "--checkpoint", str(checkpoint),
+                                   "--onnx", str(onnx_dir)]) == 0
+    out = capsys.readouterr().out
+    fps = dict(re.findall(rf"^(ort|torch)\s*: +{NUMBER} FPS over 7 frames", out, re.MULTILINE))
+    assert set(fps) == {"ort", "torch"} and all(float(v) > 0 for v in fps.values())
+    assert len(re.findall(r"^  stage +mean +p50 +p90 +p99 +max +\(ms\)$", out, re.MULTILINE)) == 2
+    network = re.findall(rf"^  network +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER}$", out, re.MULTILINE)
+    assert len(network) == 2 and all(0 < float(p50) <= float(p99) for _, p50, _, p99, _ in network)
+    # the same weights on both backends: the boxes agree to well under a pixel
+    free = re.search(rf"free-running: max \|ort - torch\| box difference over 7 frames: {NUMBER} px", out)
+    locked = re.search(rf"lockstep: .* over 7 frames: {NUMBER} px .*same state on (\d) of 7 frames", out)
+    assert free and float(free.group(1)) < 0.5
+    assert locked and float(locked.group(1)) < 0.5 and locked.group(2) == "7"
+
+
+def test_a_full_run_without_data_says_where_it_looked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EDGE_TRACKER_DATA", str(tmp_path / "no-data"))
+    assert tracking_backends.main([]) == 2
+    assert real_crop_parity.main([]) == 2
+    err = capsys.readouterr().err
+    assert err.count(f"no tracking data at {tmp_path / 'no-data' / 'sequences/otb/Crossing'}") == 2
+    assert "run with --smoke" in err
+
+
+def test_bad_arguments_exit_non_zero(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        tracking_backends.main(["--onnx", "somewhere"])
+    assert exit_info.value.code == 2
+    with pytest.raises(SystemExit) as exit_info:
+        real_crop_parity.main(["--checkpoint", "net.safetensors"])  # every tracker, one checkpoint
+    assert exit_info.value.code == 2
+    assert "--checkpoint and --onnx hold one tracker" in capsys.readouterr().err
