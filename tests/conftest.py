@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.common import randomise_batchnorm  # noqa: F401 - one definition, shared with the benchmarks
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("EDGE_TRACKER_DATA", REPO_ROOT.parent / "shared" / "data"))
 
@@ -58,17 +60,3 @@ def exports(tmp_path_factory):
         return cache[tracker]
 
     return get
-
-
-def randomise_batchnorm(model) -> None:
-    """Non-trivial BN statistics, so folding BN into convolutions is actually exercised."""
-    import torch
-
-    generator = torch.Generator().manual_seed(5)
-    for module in model.modules():
-        if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
-            n = module.num_features
-            module.running_mean.copy_(0.1 * torch.randn(n, generator=generator))
-            module.running_var.copy_(0.5 + torch.rand(n, generator=generator))
-            module.weight.data.copy_(0.5 + torch.rand(n, generator=generator))
-            module.bias.data.copy_(0.1 * torch.randn(n, generator=generator))
