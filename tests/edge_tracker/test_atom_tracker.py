@@ -257,13 +257,14 @@ def test_onnxruntime_follows_pytorch_frame_by_frame(exports, shared_data, tracke
     trackers["torch"].initialize(frames[0], boxes[0])
     # The first frame's learning ran on each backend's own features. Compared by response (P and f
     # are only defined up to a rotation of the projected channels): 6 truncated Gauss-Newton steps of
-    # a bilinear problem amplify the 1e-5 feature differences to 0.7% of the peak (measured), hence 2%.
+    # a bilinear problem amplify the 1e-5 feature differences to 0.7% of the peak with onnxruntime
+    # 1.31 and 2.2-2.4% with 1.32 (measured on the same export and frame), hence 5%.
     crop = trackers["ort"]._crop(frames[0], trackers["ort"]._side())
     feats = trackers["ort"].runners["backbone"].infer({"image": crop})
     for layer, classifier in trackers["ort"].classifiers.items():
         ours = classifier.response(feats[f"cls_{layer}"])
         reference = trackers["torch"].classifiers[layer].response(feats[f"cls_{layer}"])
-        assert np.abs(ours - reference).max() <= 2e-2 * np.abs(reference).max()
+        assert np.abs(ours - reference).max() <= 5e-2 * np.abs(reference).max()
     differences, moved = [], []
     for frame in frames[1:]:
         _copy_state(trackers["ort"], trackers["torch"])
