@@ -1,15 +1,142 @@
-"""What TensorRT's ONNX parser accepts, by TensorRT version: the one place that knows.
+"""What each TensorRT version offers, parsed and compared as numbers: the one place that knows.
 
-Source: the operator support matrix of onnx-tensorrt (``docs/operators.md``) on its release/8.6-GA
-branch (TensorRT 8.6, JetPack 5) and its 10.1-GA branch (TensorRT 10.x, JetPack 6). We require the
-ops that *both* mark supported, so one exported graph parses on JetPack 5 and 6 alike. Per-op
-restrictions we rely on are listed in ``OP_RESTRICTIONS`` and checked by ``export.graph_check``.
+- **Versions** (:class:`TensorRTVersion`): ``"10.13.3.9"`` -> ``(10, 13, 3, 9)``, compared as
+  tuples of integers, never as text (``"10.0" >= "8.6"`` is False as text; torch2trt's calibrator
+  switch broke that way).
+- **Features per release line** (:func:`features`): what the engine build and the runner may use on
+  TensorRT 8.5/8.6 (JetPack 5), 10.x (JetPack 6, desktop) and 11.x. Sources: the TensorRT Python
+  API references of each release, the 11.x migration guide and "Working with DLA" pages, and the
+  real bindings of 8.6.1, 10.3.0, 10.13.3.9 and 11.4.0.106, against which ``tests/tensorrt``
+  checks every TensorRT name our code uses (``test_api_conformance.py``).
+- **ONNX operators** the parser accepts: the operator support matrix of onnx-tensorrt
+  (``docs/operators.md``) on its release/8.6-GA branch (TensorRT 8.6, JetPack 5) and its 10.1-GA
+  branch (TensorRT 10.x, JetPack 6). We require the ops that *both* mark supported, so one exported
+  graph parses on JetPack 5 and 6 alike. Per-op restrictions we rely on are listed in
+  ``CONSTANT_INPUTS`` and checked by ``export.graph_check``.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from edge_tracker.errors import InputError
+
+
+class TensorRTVersion(NamedTuple):
+    """A TensorRT version as numbers; tuple comparison orders releases (``(10, 3) < (10, 13)``)."""
+
+    major: int
+    minor: int = 0
+    patch: int = 0
+    build: int = 0
+
+    @classmethod
+    def parse(cls, text) -> TensorRTVersion:
+        """``"8.6.1"``, ``"10.13.3.9"``, ``"8.6.1.post1"``, ``"10.3.0+cuda12"`` -> the leading numbers.
+
+        A TensorRTVersion or a tuple of ints is returned as a TensorRTVersion; anything without a
+        leading ``MAJOR[.MINOR...]`` is refused (InputError naming the text).
+        """
+        if isinstance(text, tuple):
+            if not 1 <= len(text) <= 4 or not all(isinstance(v, int) and v >= 0 for v in text):
+                raise InputError(f"a TensorRT version is 1 to 4 non-negative integers, got {text!r}")
+            return cls(*text)
+        match = _VERSION.match(str(text))
+        if match is None:
+            raise InputError(f"cannot read a TensorRT version from {text!r}; expected MAJOR.MINOR[.PATCH[.BUILD]], "
+                             "e.g. 10.3.0")
+        numbers = [int(part) for part in match.group(1).split(".")][:4]
+        return cls(*numbers)
+
+    @property
+    def line(self) -> tuple[int, int]:
+        """``(major, minor)``: the release line the features below are keyed by."""
+        return self.major, self.minor
+
+    def __str__(self) -> str:
+        return ".".join(str(part) for part in self)
+
+
+_VERSION = re.compile(r"^\s*v?(\d+(?:\.\d+){0,3})(?![\d])")
+
+
+def parse_version(text) -> TensorRTVersion:
+    """Shorthand for :meth:`TensorRTVersion.parse`."""
+    return TensorRTVersion.parse(text)
+
+
+@dataclass(frozen=True)
+class TensorRTFeatures:
+    """What a TensorRT release offers to the engine build and the runner (see :func:`features`)."""
+
+    version: TensorRTVersion
+    line: str                    # "8.5/8.6", "10.x" or "11.x": the release line's name in messages
+    strongly_typed: bool         # precision comes from the graph's tensor types (10.0+; the only way in 11)
+    strongly_typed_flag: bool    # pass NetworkDefinitionCreationFlag.STRONGLY_TYPED (10.x; ignored in 11)
+    explicit_batch_flag: bool    # pass NetworkDefinitionCreationFlag.EXPLICIT_BATCH (8.x; ignored in 10, gone in 11)
+    precision_flags: bool        # BuilderFlag.FP16 / BuilderFlag.INT8 choose precision (8.x; removed in 11)
+    legacy_calibrator: bool      # IInt8EntropyCalibrator2 + config.int8_calibrator (8.x here; removed in 11)
+    optimization_level: bool     # config.builder_optimization_level (added in 8.6)
+    dla: bool                    # DLA builds are documented for this release (see _dla_documented)
+    max_opset: int | None        # highest ONNX opset its parser reads, where recorded (MAX_OPSET)
+
+    @property
+    def named_io(self) -> bool:
+        """Named I/O tensors, ``set_tensor_address`` and ``execute_async_v3``: every supported release."""
+        return True
+
+
+# Releases edge_tracker knows, by line. 9.x was a TensorRT-LLM-only release line; older than 8.5
+# lacks named I/O tensors (set_tensor_address, execute_async_v3), which the runner is written for.
+SUPPORTED_LINES = "8.5, 8.6, 10.x and 11.x"
+
+
+def features(version) -> TensorRTFeatures:
+    """The feature table row of ``version`` (text or tuple); InputError for a release we do not know.
+
+    One code path serves every supported release: named I/O tensors and ``execute_async_v3`` (8.5+).
+    What differs is the engine build: 8.5/8.6 build weakly typed networks with explicit batch and
+    take precision from the FP16/INT8 builder flags (plus the legacy entropy calibrator for an FP32
+    graph); 10.x builds strongly typed networks from the FP16 and Q/DQ graphs; 11.x has no other
+    kind of network (the FP16/INT8 flags and the implicit-INT8 calibrator were removed).
+    """
+    v = TensorRTVersion.parse(version)
+    if v.major == 8 and v.minor in (5, 6):
+        line, typed = "8.5/8.6", False
+    elif v.major == 10:
+        line, typed = "10.x", True
+    elif v.major == 11:
+        line, typed = "11.x", True
+    else:
+        raise InputError(f"TensorRT {v} is not a release edge_tracker knows (it knows {SUPPORTED_LINES}): "
+                         + ("it needs TensorRT 8.5 or newer (named I/O tensors, execute_async_v3); update "
+                            "JetPack or the tensorrt wheel" if v < (8, 5) else
+                            "upgrade edge_tracker, or install a TensorRT it knows"))
+    opset = MAX_OPSET.get(v.line) or MAX_OPSET.get((v.major, 0))
+    return TensorRTFeatures(version=v, line=line, strongly_typed=typed, strongly_typed_flag=v.major == 10,
+                            explicit_batch_flag=v.major == 8, precision_flags=v.major == 8,
+                            legacy_calibrator=v.major == 8, optimization_level=v >= (8, 6),
+                            dla=_dla_documented(v), max_opset=opset)
+
+
+def _dla_documented(v: TensorRTVersion) -> bool:
+    """DLA (Jetson Orin's accelerator) per TensorRT's "Working with DLA" pages.
+
+    8.5/8.6 (JetPack 5) and 10.0-10.7 (JetPack 6 ships 10.3) build for DLA; "TensorRT 10.7 was the
+    last release that supported DLA" before 11.4.1, which supports it on Jetson AGX Orin with
+    JetPack 7.2.2 or later (11.0-11.3 none; 11.4.0 Windows on ARM only). The build also checks
+    ``builder.num_DLA_cores`` on the device, so this table only words the refusal.
+    """
+    if v.major == 8:
+        return True
+    if v.major == 10:
+        return v.minor <= 7
+    return v >= (11, 4, 1)
+
 # The highest ONNX opset each TensorRT line's parser reads. 8.5/8.6: "up to Opset 17"; 10.0: 9..20.
-MAX_OPSET = {(8, 5): 17, (8, 6): 17, (10, 0): 20}
+MAX_OPSET = {(8, 5): 17, (8, 6): 17, (10, 0): 20}  # 11.x: not recorded here (our graphs are opset 17)
 # We export at the highest opset every supported TensorRT reads.
 EXPORT_OPSET = 17
 # ONNX IR version that goes with opset 17 (onnx 1.12). Newer IR versions add only types we do not
