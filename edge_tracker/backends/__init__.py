@@ -27,6 +27,7 @@ from edge_tracker.manifest import read_manifest
 BACKENDS = {
     "ort": "edge_tracker.backends.onnxruntime_loader",
     "torch": "export.torch_backend",
+    "trt": "edge_tracker.backends.trt_loader",
 }
 PRECISIONS = ("fp32", "fp16", "int8")
 

@@ -1,0 +1,116 @@
+"""Loading an export folder as TensorRT runners: one cached engine per phase, built where missing.
+
+``open_model(export_dir, backend="trt", device="cuda:N", precision=...)`` comes here. In order:
+
+1. the device is read (``auto``/``cuda`` -> GPU 0, ``cuda:N``), and TensorRT and pycuda are
+   imported (:func:`check_available`): where either is missing, this fails first, with one line
+   saying what is missing and how to get it (``MissingDependencyError``, exit code 2), before any
+   file is read or written;
+2. the GPU's primary context is opened; its name and compute capability and TensorRT's version
+   make the engines' cache keys (``export.tensorrt.cache``);
+3. each phase's engine is taken from the engine cache (``$EDGE_TRACKER_ENGINES``, else
+   ``<user cache>/engines``), built now where missing or unusable, or, with ``no_build``, refused
+   with the reason (stale, foreign, corrupt, missing) and the command that builds it;
+4. one :class:`~edge_tracker.backends.tensorrt.TensorRTRunner` per phase, all on the tracker's
+   stream (one :class:`~edge_tracker.backends.tensorrt.CudaDevice` per loaded model).
+
+The engine cache and the build live on the build side (``export.tensorrt``) and are imported here
+lazily, the way the PyTorch backend is reached: only when ``--backend trt`` is asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_tracker.backends import LoadedModel
+from edge_tracker.backends import recommended_params as _recommended
+from edge_tracker.backends.tensorrt import (
+    CudaDevice,
+    TensorRTRunner,
+    import_gpu_runtime,
+)
+from edge_tracker.errors import InputError
+from edge_tracker.manifest import read_manifest
+
+ENGINES_ENV = "EDGE_TRACKER_ENGINES"  # where engines are cached when no engine_dir is given
+
+
+@dataclass
+class TensorRTModel(LoadedModel):
+    """A loaded model whose runners share one GPU context and stream (``gpu``)."""
+
+    gpu: CudaDevice | None = None
+
+    def close(self) -> None:
+        super().close()
+        if self.gpu is not None:
+            self.gpu.close()
+            self.gpu = None
+
+
+def cuda_index(device: str) -> int:
+    """``auto``/``cuda`` -> 0, ``cuda:N`` -> N; anything else (``cpu``) is refused: TensorRT runs on a GPU."""
+    if device in ("auto", "cuda"):
+        return 0
+    match = re.fullmatch(r"cuda:(\d+)", str(device))
+    if match is None:
+        raise InputError(f"--backend trt runs on an NVIDIA GPU: use --device cuda or cuda:N, not {device!r} "
+                         "(--backend ort runs on the CPU)")
+    return int(match.group(1))
+
+
+def check_available(what: str = "--backend trt") -> tuple[Any, Any]:
+    """``(tensorrt, pycuda.driver)`` of a release we know, or one line saying what is missing (see step 1)."""
+    trt, cuda = import_gpu_runtime(what)
+    from export.tensorrt_support import features
+
+    features(trt.__version__)  # InputError for a release the build and runner are not written for
+    return trt, cuda
+
+
+def default_engine_dir() -> Path:
+    """``$EDGE_TRACKER_ENGINES``, else ``engines`` in the user cache (``edge_tracker.demo.cache_dir``)."""
+    if os.environ.get(ENGINES_ENV):
+        return Path(os.environ[ENGINES_ENV]).expanduser()
+    from edge_tracker.demo import cache_dir
+
+    return cache_dir() / "engines"
+
+
+def load(model: Path, device: str = "cuda", tracker: str | None = None, precision: str = "fp32", *,
+         engine_dir: str | Path | None = None, no_build: bool = False, options=None) -> TensorRTModel:
+    """Runners of every phase of the export folder ``model`` at ``precision`` (see the module docstring).
+
+    ``options``: ``export.tensorrt.BuildOptions`` for engines built here (and the DLA core to run on).
+    """
+    index = cuda_index(device)
+    trt, cuda = check_available()
+    model = Path(model)
+    if not model.is_dir():
+        raise InputError(f"--backend trt needs an export folder (from `python -m export onnx|build`), got {model}")
+    from export.tensorrt import BuildOptions, DeviceInfo, EngineCache
+    from export.tensorrt.engines import engines_for_export
+
+    options = options or BuildOptions()
+    gpu = CudaDevice(index, cuda).open()
+    try:
+        machine = DeviceInfo(gpu.name, gpu.compute_capability, trt.__version__)
+        cache = EngineCache(Path(engine_dir) if engine_dir is not None else default_engine_dir())
+        name, engines = engines_for_export(model, precision, cache, machine, options, build=not no_build, trt=trt)
+        if tracker is not None and name != tracker:
+            raise InputError(f"{model} holds a '{name}' export, but '{tracker}' was asked for")
+        runners = {phase: TensorRTRunner(phase, entry.load_plan, entry.io, gpu, options.dla_core, trt)
+                   for phase, entry in engines.items()}
+        return TensorRTModel(name, runners, model, "trt", precision, recommended_params(model), gpu=gpu)
+    except BaseException:
+        gpu.close()
+        raise
+
+
+def recommended_params(model: Path) -> dict[str, Any]:
+    """The tracking parameters the export's checkpoint recommends (its manifest keeps the checkpoint's meta)."""
+    return _recommended(read_manifest(model, verify=False)["source"].get("meta") or {}, model)

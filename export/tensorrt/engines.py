@@ -1,0 +1,77 @@
+"""Every phase of an export folder -> a cached engine: what ``python -m export build`` fills and
+``edge-tracker track --backend trt`` reads (building what is missing unless told not to).
+
+The graph of each phase at a precision is the export manifest's variant (``variants[precision]``,
+written by ``python -m export build``; fp32 is the phase's own file). The engine's key holds that
+graph's sha256, so a re-exported or re-quantized graph gets a new engine and the old one is
+reported as stale, never loaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_tracker.errors import InputError
+from edge_tracker.manifest import read_manifest, sha256_file
+from export.tensorrt.build import EngineFromOnnx
+from export.tensorrt.cache import CachedEngine, DeviceInfo, EngineCache, EngineKey
+from export.tensorrt.options import BuildOptions
+
+# phase name -> calibration feeds for the legacy calibrator (TensorRT 8.5/8.6, int8 from FP32)
+CalibrationFeeds = Callable[[str], Iterable[dict[str, np.ndarray]]]
+
+
+def phase_graph(export_dir: Path, phase: dict[str, Any], precision: str) -> tuple[Path, str]:
+    """``(path, sha256)`` of ``phase``'s graph at ``precision``, checked against the manifest's sha256."""
+    variants = phase.get("variants")
+    if variants is None and precision == "fp32":
+        record = phase
+    elif variants is not None and precision in variants:
+        record = variants[precision]
+    else:
+        have = sorted(variants) if variants else ["fp32"]
+        raise InputError(f"{export_dir} has no {precision} graph of phase '{phase['name']}' (it has {have}); build "
+                         f"it with `python -m export build ... --precision {precision}`")
+    path = Path(export_dir) / record["file"]
+    if not path.is_file():
+        raise InputError(f"{path}, listed in the export's manifest, is missing; re-run the export")
+    digest = sha256_file(path)
+    if digest != record["sha256"]:
+        raise InputError(f"{path} does not match the sha256 in the export's manifest (changed after the export?); "
+                         "re-run the export")
+    return path, digest
+
+
+def engines_for_export(export_dir: str | Path, precision: str, cache: EngineCache, device: DeviceInfo,
+                       options: BuildOptions | None = None, *, build: bool = True, trt=None,
+                       calibration: CalibrationFeeds | None = None) -> tuple[str, dict[str, CachedEngine]]:
+    """``(tracker, {phase: cached engine})`` for every phase of the export at ``precision``.
+
+    ``build=False`` is ``--no-build``: a missing, stale, foreign or corrupt engine is an
+    ``EngineCacheError`` saying which and how to build it. Otherwise it is built here (on this
+    machine's GPU, with ``trt``), one phase after the other, under the cache's lock.
+    """
+    export_dir = Path(export_dir)
+    options = options or BuildOptions()
+    manifest = read_manifest(export_dir)
+    tracker = manifest["tracker"]
+    engines = {}
+    for phase in manifest["phases"]:
+        path, digest = phase_graph(export_dir, phase, precision)
+        key = EngineKey.for_build(digest, precision, device, options)
+        label = f"{tracker}-{phase['name']}"
+        builder = None
+        if build:
+            feeds = (lambda name=phase["name"]: calibration(name)) if calibration is not None else None
+            builder = EngineFromOnnx(path, precision, device, options, cache.timing_cache_path(device), feeds,
+                                     cache.root / f"{label}.calibration.{digest[:16]}.cache", trt)
+        engines[phase["name"]] = cache.get(
+            key, label, builder,
+            source={"onnx": str(path.resolve()), "tracker": tracker, "phase": phase["name"],
+                    "export": str(export_dir.resolve())},
+            hint=f"`python -m export build ... --precision {precision}` on this machine (engines into {cache.root})")
+    return tracker, engines

@@ -1,0 +1,31 @@
+"""Why a GPU test cannot run here (None when it can): the reasons the ``gpu``-marked tests skip with."""
+
+from __future__ import annotations
+
+import functools
+
+
+@functools.cache
+def pycuda_missing() -> str | None:
+    """None when pycuda imports and CUDA sees a GPU; else the reason."""
+    try:
+        import pycuda.driver as cuda
+    except (ImportError, OSError) as err:
+        return f"pycuda is not importable here ({err}); it needs a GPU driver (pip install 'edge-tracker[gpu]')"
+    try:
+        cuda.init()
+        if cuda.Device.count() == 0:
+            return "CUDA sees no GPU"
+    except cuda.Error as err:
+        return f"CUDA cannot start here ({err})"
+    return None
+
+
+@functools.cache
+def tensorrt_missing() -> str | None:
+    """None when TensorRT and pycuda import and a GPU is there; else the reason."""
+    try:
+        import tensorrt  # noqa: F401 - only whether it imports
+    except (ImportError, OSError) as err:
+        return f"TensorRT's Python package is not importable here ({err}): JetPack, or pip install tensorrt"
+    return pycuda_missing()
