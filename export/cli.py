@@ -1,7 +1,8 @@
 """``python -m export``: the build pipeline's command line.
 
 Subcommands:
-  onnx   checkpoint (or random weights) -> one verified ONNX model per tracker phase + manifest.json
+  onnx               checkpoint (or random weights) -> one verified ONNX model per tracker phase + manifest.json
+  import-pytracking  pytracking's ATOM checkpoint (.pth) -> an edge_tracker 'atom' checkpoint (.safetensors)
 
 Exit codes: 0 success, 1 a failed export or check, 2 bad arguments or input.
 """
@@ -13,7 +14,13 @@ import logging
 import sys
 from pathlib import Path
 
-from edge_tracker.command_line import logging_to_stderr, parse_or_exit_code, run_command, verbosity_options
+from edge_tracker.command_line import (
+    check_output_file,
+    logging_to_stderr,
+    parse_or_exit_code,
+    run_command,
+    verbosity_options,
+)
 from edge_tracker.errors import ExportError
 from export.models.config import TRACKERS
 
@@ -24,6 +31,13 @@ RANDOM_WEIGHTS_WARNING = """
 #  No --checkpoint given: exporting RANDOMLY INITIALISED weights.              #
 #  These graphs are fine for checking the pipeline and useless for tracking.   #
 #  The manifest records "weights": "random".                                   #
+################################################################################"""
+
+TRUST_PICKLE_WARNING = """
+################################################################################
+#  --trust-pickle: unpickling WITHOUT RESTRICTIONS. Any code the file names    #
+#  will run, with your permissions. Use it only for a file whose origin you    #
+#  trust (pytracking's classes still become inert placeholders).               #
 ################################################################################"""
 
 
@@ -46,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
                          help="export seeded random weights even where a demo checkpoint ships (pipeline checks)")
     onnx.add_argument("--out", type=Path, required=True, help="output folder for the .onnx files and manifest")
     onnx.add_argument("--seed", type=int, default=0, help="seed of the random weights")
+
+    imports = commands.add_parser(
+        "import-pytracking", help="convert pytracking's ATOM checkpoint (.pth) to an 'atom' checkpoint",
+        description="Read pytracking's ATOM checkpoint (atom_resnet18: {'net': state dict, 'net_type', "
+                    "'constructor', ...} or a bare state dict) without running code from it, rename "
+                    "feature_extractor. -> backbone. and bb_regressor. -> iou_net., check every tensor's "
+                    "name and shape against edge_tracker's plain 'atom' network, and write an edge_tracker "
+                    "checkpoint whose meta records the source file's sha256 and the mapping.")
+    imports.add_argument("file", type=Path, metavar="FILE", help="pytracking checkpoint (.pth / .pth.tar)")
+    imports.add_argument("--out", type=Path, required=True, metavar="NET.safetensors",
+                         help="edge_tracker checkpoint to write")
+    imports.add_argument("--trust-pickle", action="store_true",
+                         help="unpickle FILE without restrictions (can run code from it): only for a file "
+                              "you trust whose pickle names classes the safe reader refuses")
     return parser
 
 
@@ -54,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_or_exit_code(build_parser(), argv)
     if isinstance(args, int):
         return args
-    commands = {"onnx": _cmd_onnx}
+    commands = {"onnx": _cmd_onnx, "import-pytracking": _cmd_import_pytracking}
     with logging_to_stderr(args.verbose, args.quiet):
         return run_command(lambda: commands[args.command](args), logger, failures=(ExportError,))
 
@@ -79,6 +107,24 @@ def _cmd_onnx(args: argparse.Namespace) -> int:
         worst = max(p["relative_error"] for p in phase["parity_fp32"].values())
         print(f"  {phase['file']:<20} {phase['graph']['num_nodes']:>5} nodes  parity {worst:.1e}  "
               f"{ins} -> {outs}")
+    return 0
+
+
+def _cmd_import_pytracking(args: argparse.Namespace) -> int:
+    from export.pytracking import import_pytracking_atom
+
+    check_output_file(args.out, "--out", example="atom.safetensors")
+    if args.trust_pickle:
+        logger.warning("%s", TRUST_PICKLE_WARNING)
+    result = import_pytracking_atom(args.file, args.out, trust_pickle=args.trust_pickle)
+    source, mapping = result.meta["source"], result.meta["mapping"]
+    print(f"atom: {result.num_tensors} tensors from {args.file} (sha256 {source['sha256'][:12]}, "
+          f"{source.get('constructor', source['layout'])}) -> {result.path}")
+    print(f"  renamed: {', '.join(f'{a} -> {b}' for a, b in mapping['renamed'].items())}")
+    print(f"  dropped: {', '.join(mapping['dropped']) or 'nothing'}")
+    if mapping["filled"]:
+        print(f"  filled:  {len(mapping['filled'])} BatchNorm step counters (absent from the file)")
+    print(f"  next:    python -m export onnx --tracker atom --checkpoint {result.path} --out DIR")
     return 0
 
 
