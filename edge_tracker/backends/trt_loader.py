@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,11 +41,27 @@ ENGINES_ENV = "EDGE_TRACKER_ENGINES"  # where engines are cached when no engine_
 
 @dataclass
 class TensorRTModel(LoadedModel):
-    """A loaded model whose runners share one GPU context and stream (``gpu``)."""
+    """A loaded model whose runners share one GPU context and stream (``gpu``).
+
+    :meth:`preprocessor` gives a tracker the GPU crop kernel on the same stream, so crops flow
+    into the engines without a host copy or a synchronisation.
+    """
 
     gpu: CudaDevice | None = None
+    preprocessors: list = field(default_factory=list)
+
+    def preprocessor(self):
+        """A new :class:`~edge_tracker.preprocess.cuda.CudaPreprocessor` on this model's GPU and stream."""
+        from edge_tracker.preprocess.cuda import CudaPreprocessor
+
+        made = CudaPreprocessor(self.gpu)
+        self.preprocessors.append(made)
+        return made
 
     def close(self) -> None:
+        for made in self.preprocessors:
+            made.close()
+        self.preprocessors = []
         super().close()
         if self.gpu is not None:
             self.gpu.close()

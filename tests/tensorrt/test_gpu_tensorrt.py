@@ -82,3 +82,19 @@ def test_tracking_session_on_tensorrt_agrees_with_onnx_runtime(trt_model, monkey
             tracker.initialize(frames[0], (140, 100, 30, 40))
             boxes[backend] = np.array([tracker.track(frame).box for frame in frames[1:]])
     np.testing.assert_allclose(boxes["trt"], boxes["ort"], atol=0.5)
+
+
+def test_tracking_with_gpu_crops_agrees_with_opencv_crops(trt_model):
+    """SCS-Siam on the engines with the crop kernel (the model's preprocessor) vs with OpenCV crops."""
+    from edge_tracker.trackers import build_tracker
+
+    _, _, model = trt_model
+    frames = [np.full((240, 320, 3), 90, np.uint8) for _ in range(6)]
+    for i, frame in enumerate(frames):
+        frame[100 + i:140 + i, 140 + 2 * i:170 + 2 * i] = (30, 200, 60)
+    boxes = []
+    for preprocessor in (None, model.preprocessor()):
+        tracker = build_tracker(model.tracker, model.runners, None, preprocessor)
+        tracker.initialize(frames[0], (140, 100, 30, 40))
+        boxes.append(np.array([tracker.track(frame).box for frame in frames[1:]]))
+    np.testing.assert_allclose(boxes[1], boxes[0], atol=0.05)

@@ -63,7 +63,7 @@ def test_the_engine_step_of_a_build_names_what_is_missing():
 
 def test_nothing_imports_tensorrt_or_pycuda_until_asked():
     modules = ["edge_tracker", "edge_tracker.cli", "edge_tracker.session", "edge_tracker.backends.tensorrt",
-               "edge_tracker.backends.trt_loader", "edge_tracker.backends.trt_io",
+               "edge_tracker.backends.trt_loader", "edge_tracker.backends.trt_io", "edge_tracker.preprocess.cuda",
                "export.tensorrt", "export.tensorrt.build", "export.tensorrt.engines", "export.tensorrt.calibrator"]
     code = (f"import importlib, sys\nfor m in {modules!r}: importlib.import_module(m)\n"
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('tensorrt', 'pycuda', 'torch')))")
