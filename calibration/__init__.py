@@ -1,6 +1,7 @@
-"""Calibration sets for INT8: crops sampled from video the way the tracker sees them.
+"""Calibration sets for INT8 (and the FP16 checks): feeds sampled from real frames the way the tracker sees them.
 
-Template crops at initialisation and search crops around the target with realistic jitter, cached
-per (tracker, phase, input shape). Built in the INT8 issue; the crop geometry it needs lives in
-``edge_tracker`` so that calibration and tracking cut crops identically.
+``python -m calibration build SOURCE ... --tracker T --out DIR`` runs the FP32 tracker over the
+sources and keeps every phase's feeds (``builder.py``), stored as ``.npz`` shards with a manifest
+(``store.py``). The crop geometry and preprocessing are the tracker's own (``edge_tracker.preprocess``),
+so calibration and tracking cut crops identically. ``polygraphy_loader.py`` feeds a set to Polygraphy.
 """

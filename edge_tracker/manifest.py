@@ -44,3 +44,27 @@ def sha256_file(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def variant_file(folder: str | Path, phase: dict[str, Any], precision: str) -> Path:
+    """The graph of ``phase`` at ``precision`` (fp32: the phase's own file), checked against its sha256.
+
+    Variants are written by ``python -m export build --precision ...``; a phase without the asked
+    variant is an InputError naming the command that builds it.
+    """
+    folder = Path(folder)
+    if precision == "fp32" and "variants" not in phase:
+        return folder / phase["file"]
+    variant = (phase.get("variants") or {}).get(precision)
+    if variant is None:
+        built = sorted(phase.get("variants") or {"fp32": None})
+        raise InputError(f"{folder} has no {precision} graph of phase '{phase['name']}' (it has {built}); build "
+                         f"it with `python -m export build --tracker TRACKER --onnx {folder} --precision {precision} "
+                         f"SOURCE... --out {folder}`")
+    path = folder / variant["file"]
+    if not path.is_file():
+        raise InputError(f"{path} listed in the manifest is missing; re-run `python -m export build`")
+    if sha256_file(path) != variant["sha256"]:
+        raise InputError(f"{path} does not match the sha256 in its manifest (changed after the build?); "
+                         "re-run `python -m export build`")
+    return path

@@ -57,7 +57,7 @@ class Session:
                  preprocessor: Callable[[], Preprocessor] | None = None) -> None:
         if tracker is not None and param_texts:
             tracker_params(tracker, params, param_texts)  # a misspelt --param fails before the model loads
-        self.model = resolve_model(model, backend, tracker)
+        self.model = resolve_model(model, backend, tracker, precision)
         self.loaded: LoadedModel = open_model(self.model, backend, device, tracker, precision)
         try:
             self.name = self.loaded.tracker

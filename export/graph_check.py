@@ -7,7 +7,8 @@ Checks, each a named finding in the report:
   version one that older ONNX Runtime builds read.
 - ``ops``: every op is in ``tensorrt_support.TENSORRT_ONNX_OPS``; no custom domains (no plugins).
 - ``constant_inputs``: inputs TensorRT requires as initializers (Slice axes, TopK K, ...) are.
-- ``folded``: no node computes only from constants (constant folding left nothing to fold).
+- ``folded``: no node computes only from constants (constant folding left nothing to fold); a
+  ``DequantizeLinear`` of INT8 weights is the exception Q/DQ graphs are made of.
 - ``static_shapes``: every graph input and output, and every inferred intermediate, has a fully
   static shape (our engines are built without optimisation profiles).
 """
@@ -105,6 +106,10 @@ def _foldable_nodes(graph: onnx.GraphProto) -> list[str]:
     foldable = []
     for node in graph.node:  # ONNX nodes are topologically sorted
         if node.op_type == "Constant":
+            constant.update(node.output)
+        elif node.op_type == "DequantizeLinear" and all(not name or name in constant for name in node.input):
+            # Q/DQ graphs keep INT8 weights behind a DequantizeLinear on purpose: TensorRT fuses the
+            # pair into an INT8 convolution; folding it would turn the weights back into float.
             constant.update(node.output)
         elif all(not name or name in constant for name in node.input):
             # Shape-only sources like ConstantOfShape of a constant are still foldable.

@@ -52,37 +52,70 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "edge_tracker"
 
 
-def demo_export(tracker: str, progress: bool = False) -> Path:
-    """An ONNX export folder of ``tracker``'s demo checkpoint, built on first use."""
+def demo_export(tracker: str, precision: str = "fp32", progress: bool = False) -> Path:
+    """An ONNX export folder of ``tracker``'s demo checkpoint, built on first use, with the graphs of
+    ``precision`` (FP16/INT8 built on first use too, calibrated on generated clips)."""
     checkpoint = demo_checkpoint(tracker)
     digest = sha256_file(checkpoint)
     target = cache_dir() / "demo" / f"{tracker}-{digest[:12]}"
-    if (target / MANIFEST_NAME).is_file():
-        return target
-    from export.pipeline import export_tracker  # the one place the runtime builds an export, lazily
-
-    logger.warning("first use of the %s demo checkpoint: exporting it to ONNX into %s (once)", tracker, target)
-    partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
-    try:
-        export_tracker(tracker, partial, checkpoint=checkpoint, progress=progress)
+    if not (target / MANIFEST_NAME).is_file():
+        logger.warning("first use of the %s demo checkpoint: exporting it to ONNX into %s (once)", tracker, target)
+        partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
         try:
-            partial.rename(target)  # atomic: a reader sees a whole export or none
-        except OSError:
-            if not (target / MANIFEST_NAME).is_file():  # another process did not win the race
-                raise
-    except MissingDependencyError as err:
-        raise MissingDependencyError(
-            f"the {tracker} demo checkpoint is exported to ONNX on first use, which needs torch: "
-            f"pip install 'edge-tracker[export]'. On a device without torch, export it elsewhere with "
-            f"`python -m export onnx --tracker {tracker} --out DIR` and pass --model DIR. ({err})") from err
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
+            _build(tracker, partial, checkpoint=checkpoint, precisions=("fp32",), progress=progress)
+            try:
+                partial.rename(target)  # atomic: a reader sees a whole export or none
+            except OSError:
+                if not (target / MANIFEST_NAME).is_file():  # another process did not win the race
+                    raise
+        finally:
+            shutil.rmtree(partial, ignore_errors=True)
+    if precision != "fp32" and not _has_variant(target, precision):
+        logger.warning("first use of --precision %s with the %s demo: building its graphs into %s, calibrated on "
+                       "generated clips (once; minutes on a small CPU)", precision, tracker, target)
+        _build(tracker, target, onnx_dir=target, precisions=("fp32", precision), sources=_calibration_clips(target),
+               calib_size=DEMO_CALIBRATION_SIZE, progress=progress)
     return target
 
 
-def resolve_model(model: str | Path | None, backend: str, tracker: str | None) -> Path:
+DEMO_CALIBRATION_SIZE = 120  # images per every-frame phase of the demo's calibration set
+
+
+def _has_variant(folder: Path, precision: str) -> bool:
+    from edge_tracker.manifest import read_manifest
+
+    phases = read_manifest(folder, verify=False)["phases"]
+    return all(precision in (phase.get("variants") or {}) for phase in phases)
+
+
+def _calibration_clips(folder: Path) -> list[str]:
+    """Two generated sequences (GOT-10k layout) to calibrate the demo on: no data needs to be at hand."""
+    from edge_tracker.datasets.synthetic import SyntheticConfig, generate_sequence
+
+    clips = []
+    for seed in (101, 102):
+        path = folder / "calibration-clips" / f"clip_{seed}"
+        if not (path / "groundtruth.txt").is_file():
+            generate_sequence(seed, SyntheticConfig(num_frames=80)).write(path)
+        clips.append(str(path))
+    return clips
+
+
+def _build(tracker: str, out: Path, **options) -> None:
+    """The one place the runtime reaches the build pipeline (lazily: it needs torch and the export extra)."""
+    try:
+        from export.build import build
+    except ImportError as err:
+        raise MissingDependencyError(
+            f"the {tracker} demo checkpoint is exported to ONNX on first use, which needs torch: "
+            f"pip install 'edge-tracker[export]'. On a device without torch, export it elsewhere with "
+            f"`python -m export build --tracker {tracker} --out DIR` and pass --model DIR. ({err})") from err
+    build(tracker, out, **options)
+
+
+def resolve_model(model: str | Path | None, backend: str, tracker: str | None, precision: str = "fp32") -> Path:
     """``--model`` as given, or the demo model of ``tracker`` (default scs-siam) for ``backend``."""
     if model is not None:
         return Path(model)
     tracker = tracker or DEFAULT_TRACKER
-    return demo_checkpoint(tracker) if backend == "torch" else demo_export(tracker)
+    return demo_checkpoint(tracker) if backend == "torch" else demo_export(tracker, precision)

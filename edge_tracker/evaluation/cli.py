@@ -31,6 +31,7 @@ from edge_tracker.evaluation.run import (
     to_json,
     to_markdown,
 )
+from edge_tracker.backends import PRECISIONS
 from edge_tracker.names import TRACKERS
 from edge_tracker.session import Session
 
@@ -67,6 +68,15 @@ def _label_param(text: str) -> tuple[str, str, str]:
     return label.strip(), key.strip(), value.strip()
 
 
+def _precision_list(text: str) -> list[str]:
+    names = [p.strip().lower() for p in text.split(",") if p.strip()]
+    unknown = [n for n in names if n not in PRECISIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"{text!r}: unknown precision(s) {unknown}; choose from "
+                                         f"{','.join(PRECISIONS)} (comma-separated)")
+    return list(dict.fromkeys(names))
+
+
 def _peer_list(text: str) -> list[str]:
     names = [p.strip().lower() for p in text.split(",") if p.strip()]
     unknown = [n for n in names if n not in peers.PEERS]
@@ -96,6 +106,10 @@ def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.Ar
     parser.add_argument("--nano-models", type=Path, default=None, metavar="DIR",
                         help=f"folder with {peers.NANO_FILES['backbone']} and {peers.NANO_FILES['neckhead']} "
                              "(needed by --peers nano)")
+    parser.add_argument("--precision", type=_precision_list, default=["fp32"], metavar="LIST",
+                        help="graph precision(s) of our trackers, comma-separated from fp32,fp16,int8 (default fp32); "
+                             "with several, each --ours runs at each, labelled NAME-PRECISION (variants from "
+                             "`python -m export build`; a demo builds its own on first use)")
     parser.add_argument("--max-frames", type=positive_int, default=None, metavar="N",
                         help="at most N frames per sequence, the initialisation frame included")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
@@ -179,10 +193,13 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
             raise InputError(f"--ours {name}={folder}: no such export folder; make one with `python -m export onnx "
                              f"--tracker NAME --checkpoint FILE --out {folder}`")
         texts = {key: value for label, key, value in args.params if label == name}
-        # with the parameters its checkpoint recommends, if any, then this label's --param values
-        own = owned.enter_context(Session(folder, tracker=demo, device="cpu", param_texts=texts))
-        logger.info("%s: %s export in %s", name, own.name, own.model)
-        trackers[name] = own
+        for precision in args.precision:
+            label = name if len(args.precision) == 1 else f"{name}-{precision}"
+            # with the parameters its checkpoint recommends, if any, then this label's --param values
+            own = owned.enter_context(Session(folder, tracker=demo, device="cpu", precision=precision,
+                                              param_texts=texts))
+            logger.info("%s: %s export in %s (%s)", label, own.name, own.model, precision)
+            trackers[label] = own
     trackers.update(peer_factories)
     return sequences, trackers
 

@@ -1,0 +1,218 @@
+"""Building a calibration set: the FP32 tracker runs on real frames and every phase's feeds are kept.
+
+Each phase must be calibrated on what it sees while tracking: SCS-Siam's template crop at
+initialisation and its three search scales around the last position, AFF-ATOM's 288 px samples
+(the first frame's augmented copies included), and for the later phases the features, modulation
+vectors, proposals, projections and filters that the earlier phases and the online learning
+produce. So instead of re-deriving those, the builder *runs the tracker* (FP32 graphs on ONNX
+Runtime, the tracker's own crop geometry and preprocessing) with every runner wrapped in a
+:class:`RecordingRunner`, and keeps the feeds.
+
+Sampling, per source: *episodes* of ``episode_length`` frames. An episode starts the tracker on a
+jittered box (:func:`calibration.sources.jitter_box`: the imprecision of a user's box) and tracks
+the rest of the episode, so the search crops carry the target displacements of real motion and of
+the tracker's own errors. Sequences: episode starts spread evenly over the annotated frames (with
+a seeded offset), at ground-truth boxes. Videos and frame folders: consecutive episodes from frame
+0, each started where the previous one left the target. Every draw comes from one seeded
+generator: the same sources, model and seed give the same set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from calibration.sources import Source, jitter_box
+from calibration.store import write_set
+from edge_tracker import __version__
+from edge_tracker.backends.base import Runner, TensorMeta
+from edge_tracker.errors import InputError
+from edge_tracker.manifest import read_manifest
+from edge_tracker.session import Session
+
+logger = logging.getLogger("edge_tracker.calibration")
+
+DEFAULT_SIZE = 500  # network images per every-frame phase (SCS-Siam's search feed holds 3)
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    """How a set is sampled (recorded in its manifest)."""
+
+    size: int = DEFAULT_SIZE  # images per every-frame phase; other phases keep at most this many feeds
+    episode_length: int = 10  # frames per episode, the initialisation frame included
+    position_jitter: float = 0.05  # init box centre jitter, std as a fraction of sqrt(w h)
+    scale_jitter: float = 0.05  # init box size jitter, std of the log-scale per axis
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.size < 1:
+            raise InputError(f"--size must be >= 1, got {self.size}")
+        if self.episode_length < 2:
+            raise InputError(f"episode length must be >= 2 (initialisation + one tracked frame), "
+                             f"got {self.episode_length}")
+        if self.position_jitter < 0 or self.scale_jitter < 0:
+            raise InputError("jitter must be >= 0")
+
+
+class RecordingRunner(Runner):
+    """Runs ``inner`` and keeps a host copy of every feed it is given (``records``)."""
+
+    def __init__(self, inner: Runner) -> None:
+        super().__init__(inner.name)
+        self.inner = inner
+        self.records: list[dict[str, np.ndarray]] = []
+
+    def input_metadata(self) -> dict[str, TensorMeta]:
+        return self.inner.input_metadata()
+
+    def output_metadata(self) -> dict[str, TensorMeta]:
+        return self.inner.output_metadata()
+
+    def _activate(self) -> None:
+        self.inner.activate()
+
+    def _deactivate(self) -> None:
+        self.inner.deactivate()
+
+    def _infer(self, feed, copy_outputs_to_host):
+        self.records.append({name: np.array(value, copy=True) for name, value in feed.items()})
+        return self.inner.infer(feed, copy_outputs_to_host)
+
+
+def build_calibration_set(sources: list[Source], out: Path, *, tracker: str | None = None,
+                          model: Path | None = None, params: SamplingParams = SamplingParams(),
+                          progress: bool = False) -> dict[str, Any]:
+    """Run the FP32 tracker over ``sources`` and write the set to ``out``; return its manifest.
+
+    ``model``: an export folder (FP32 graphs); None for ``tracker``'s demo checkpoint.
+    """
+    if not sources:
+        raise InputError("no calibration source given; give an annotated sequence folder or VIDEO@X,Y,W,H")
+    with Session(model, tracker=tracker, device="cpu") as session:
+        if getattr(session.params, "refine", True) is False:
+            # A checkpoint may recommend tracking without IoU refinement (the demo AFF-ATOM does); the
+            # refinement graph still needs calibration data for whoever turns it on.
+            session.params = dataclasses.replace(session.params, refine=True)
+        recorders = {name: RecordingRunner(runner).activate() for name, runner in session.loaded.runners.items()}
+        session.loaded.runners = recorders
+        targets = _targets(recorders, params.size)
+        every_frame = _every_frame_phases(session)
+        rng = np.random.default_rng(params.seed)
+        per_source = math.ceil(max(targets[p] for p in every_frame) / len(sources))
+        used = []
+        from tqdm import tqdm
+
+        with tqdm(total=len(sources), unit="source", disable=not progress, desc="calibration") as bar:
+            for source in sources:
+                used.append(_sample_source(session, recorders, source, per_source, every_frame, params, rng))
+                bar.update(1)
+        feeds = {name: _subsample(r.records, targets[name], rng) for name, r in recorders.items()}
+        empty = [name for name, items in feeds.items() if not items]
+        if empty:
+            raise InputError(f"the sources gave no feed for phase(s) {empty}: give longer sequences "
+                             "(each episode needs an initial frame and tracked frames)")
+        export = read_manifest(session.model, verify=False)
+        info = {
+            "tracker": session.name,
+            "export": {"folder": str(session.model),
+                       "phases": {p["name"]: {"file": p["file"], "sha256": p["sha256"]} for p in export["phases"]},
+                       "inputs": {name: {m.name: list(m.shape) for m in r.input_metadata().values()}
+                                  for name, r in recorders.items()}},
+            "sources": used,
+            "sampling": asdict(params),
+            "tracking_params": asdict(session.params),
+            "edge_tracker": __version__,
+        }
+    manifest = write_set(out, feeds, info)
+    logger.info("calibration set %s: %s", out, ", ".join(f"{k} {v}" for k, v in manifest["counts"].items()))
+    return manifest
+
+
+def _targets(recorders: dict[str, RecordingRunner], size: int) -> dict[str, int]:
+    """Feeds to keep per phase: ``size`` images, so a 3-scale search feed counts 3."""
+    targets = {}
+    for name, runner in recorders.items():
+        images = [m for m in runner.input_metadata().values() if len(m.shape) == 4 and m.shape[1] == 3]
+        per_feed = images[0].shape[0] if images else 1
+        targets[name] = max(1, math.ceil(size / per_feed))
+    return targets
+
+
+def _every_frame_phases(session: Session) -> list[str]:
+    phases = read_manifest(session.model, verify=False)["phases"]
+    return [p["name"] for p in phases if p.get("when") == "every frame"] or [p["name"] for p in phases]
+
+
+def _sample_source(session: Session, recorders, source: Source, budget: int, every_frame: list[str],
+                   params: SamplingParams, rng: np.random.Generator) -> dict[str, Any]:
+    """Episodes over ``source`` until ``budget`` feeds of the every-frame phases were added."""
+    start_counts = {name: len(recorders[name].records) for name in every_frame}
+
+    def added() -> int:
+        return min(len(recorders[name].records) - start_counts[name] for name in every_frame)
+
+    episodes = []
+    for start in _episode_starts(source, budget, params, rng):
+        if added() >= budget:
+            break
+        box = source.box_at(start) if source.kind == "sequence" or not episodes else episodes[-1]["last_box"]
+        if box is None:
+            continue
+        tracker = session.new_tracker()
+        frames = source.frames(start, start + params.episode_length)
+        first = next(frames, None)
+        if first is None:
+            break
+        init = jitter_box(box, rng, params.position_jitter, params.scale_jitter)
+        init = _inside(init, first[1].shape)
+        tracker.initialize(first[1], init)
+        last = first[0]
+        result_box = init
+        for index, image in frames:
+            result_box = np.asarray(tracker.track(image).box, dtype=np.float64)
+            last = index
+        episodes.append({"start": int(start), "end": int(last), "last_box": result_box})
+    if not episodes:
+        raise InputError(f"calibration source {source.uri}: no frame with a usable box to start the tracker on")
+    return {"uri": source.uri, "kind": source.kind, "frames": source.length,
+            "episodes": [[e["start"], e["end"]] for e in episodes]}
+
+
+def _episode_starts(source: Source, budget: int, params: SamplingParams, rng: np.random.Generator):
+    length = params.episode_length
+    if source.kind != "sequence":  # consecutive: each episode starts where the last one stopped
+        return range(0, max(source.length - 1, 1), length - 1)
+    wanted = max(1, math.ceil(budget / (length - 1)))
+    usable = np.flatnonzero([source.box_at(i) is not None for i in range(max(source.length - 1, 1))])
+    if usable.size == 0:
+        return []
+    if wanted >= usable.size:
+        return [int(i) for i in usable]
+    stride = usable.size / wanted
+    offset = rng.uniform(0, stride)
+    return [int(usable[min(int(offset + k * stride), usable.size - 1)]) for k in range(wanted)]
+
+
+def _inside(box: np.ndarray, shape) -> np.ndarray:
+    """Keep a jittered box's centre inside the frame (the trackers refuse a box outside it)."""
+    height, width = shape[:2]
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    if 1 <= cx <= width - 1 and 1 <= cy <= height - 1:
+        return box  # unchanged (no round trip through the centre)
+    cx, cy = np.clip(cx, 1, width - 1), np.clip(cy, 1, height - 1)
+    return np.array([cx - w / 2, cy - h / 2, w, h])
+
+
+def _subsample(records: list, target: int, rng: np.random.Generator) -> list:
+    if len(records) <= target:
+        return records
+    keep = np.sort(rng.choice(len(records), size=target, replace=False))
+    return [records[i] for i in keep]

@@ -1,0 +1,93 @@
+"""The ``build`` subcommand of ``python -m export`` (argument parsing and the report it prints)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from edge_tracker.names import TRACKERS
+
+logger = logging.getLogger("edge_tracker.export")
+
+BUILD_EPILOG = """\
+examples:
+  python -m export build --tracker scs-siam --precision fp32,fp16,int8 \\
+      ../shared/data/sequences/otb/Car1 ../shared/data/sequences/vot/hand1 --out out/scs-siam --graphs-only
+  python -m export build --tracker aff-atom --onnx out/aff-atom --calib out/aff-atom/calibration \\
+      --precision int8 --out out/aff-atom
+
+Exit codes: 0 done; 1 a stage failed its check; 2 bad arguments or input; 3 the graphs are written but
+TensorRT is not installed for the engine step (--graphs-only: 0)."""
+
+
+def add_build_parser(commands) -> argparse.ArgumentParser:
+    build = commands.add_parser(
+        "build", help="checkpoint -> ONNX -> FP16/INT8 graphs (calibrated) -> TensorRT engines",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=BUILD_EPILOG,
+        description="Export every phase to ONNX (or take an export), build a calibration set, convert each phase "
+                    "to FP16 and INT8 (Q/DQ) graphs, check each against FP32, and build TensorRT engines where "
+                    "TensorRT is installed.")
+    build.add_argument("--tracker", required=True, choices=TRACKERS)
+    weights = build.add_mutually_exclusive_group()
+    weights.add_argument("--checkpoint", type=Path, default=None,
+                         help="checkpoint to export; default: the tracker's demo checkpoint")
+    weights.add_argument("--onnx", type=Path, default=None, metavar="DIR",
+                         help="an existing FP32 export folder (python -m export onnx) instead of exporting")
+    build.add_argument("--precision", default="fp32,fp16,int8", metavar="LIST",
+                       help="comma-separated from fp32, fp16, int8 (default: all three)")
+    build.add_argument("--calib", type=Path, default=None, metavar="DIR",
+                       help="calibration set (python -m calibration build); else built from SOURCEs")
+    build.add_argument("sources", nargs="*", metavar="SOURCE",
+                       help="sequence folders or VIDEO|FOLDER@X,Y,W,H to build the calibration set from")
+    build.add_argument("--calib-size", type=int, default=500, metavar="N",
+                       help="images per every-frame phase in a calibration set built here (default 500)")
+    build.add_argument("--out", type=Path, required=True, help="folder for the graphs, manifest and engines")
+    build.add_argument("--graphs-only", action="store_true",
+                       help="stop after the precision graphs (success without TensorRT)")
+    build.add_argument("--no-sensitivity", action="store_true",
+                       help="skip the per-layer INT8 sensitivity report (faster; layers are then kept in float "
+                            "in graph order when the whole graph is over tolerance)")
+    return build
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from export.build import EXIT_NO_TENSORRT, TENSORRT_HINT, build, engines_available
+
+    if args.calib is not None and args.sources:
+        logger.warning("--calib given: the SOURCE arguments are ignored")
+    checkpoint = args.checkpoint
+    if checkpoint is None and args.onnx is None:
+        from edge_tracker.demo import demo_checkpoint
+
+        checkpoint = demo_checkpoint(args.tracker)
+        logger.info("no --checkpoint: building the %s demo checkpoint %s", args.tracker, checkpoint)
+    manifest = build(args.tracker, args.out, checkpoint=checkpoint, onnx_dir=args.onnx,
+                     precisions=args.precision.split(","), calib=args.calib, sources=args.sources,
+                     calib_size=args.calib_size, progress=not args.quiet, sensitivity=not args.no_sensitivity)
+    print(report(manifest))
+    if args.graphs_only:
+        return 0
+    if not engines_available():
+        logger.error("%s", TENSORRT_HINT)
+        return EXIT_NO_TENSORRT
+    from edge_tracker.errors import ExportError
+
+    raise ExportError("TensorRT is installed, but this version of edge_tracker builds no engines yet (issue 12); "
+                      "use --graphs-only and run the graphs on ONNX Runtime")
+
+
+def report(manifest: dict) -> str:
+    """One line per phase and precision: file, what was kept in float, error against FP32."""
+    lines = [f"{manifest['tracker']}: {len(manifest['phases'])} phases -> precisions "
+             f"{','.join(manifest.get('precisions', ['fp32']))}"]
+    for phase in manifest["phases"]:
+        for precision, variant in phase.get("variants", {"fp32": {"file": phase["file"]}}).items():
+            error = variant.get("error")
+            worst = max((o["relative_error"] for o in error["outputs"].values()), default=0.0) if error else None
+            kept = variant.get("kept_float32_ops") or variant.get("kept_float_nodes") or []
+            extra = f"  kept in float: {len(kept)}" if kept else ""
+            note = "" if variant.get("precision", precision) == precision else f"  ({variant['precision']}: {variant.get('why', '')})"
+            lines.append(f"  {phase['name']:<15} {precision:<5} {variant['file']:<24}"
+                         + (f" rel. error {worst:.2e}" if worst is not None else "") + extra + note)
+    return "\n".join(lines)
