@@ -86,8 +86,8 @@ def trt_logger(trt) -> Any:
             def __init__(self) -> None:
                 trt.ILogger.__init__(self)
 
-            def log(self, level, msg) -> None:
-                logger.log(levels.get(level, logging.INFO), "TensorRT: %s", msg)
+            def log(self, severity, msg) -> None:
+                logger.log(levels.get(severity, logging.INFO), "TensorRT: %s", msg)
 
         _TRT_LOGGERS[id(trt)] = _Logger()
     return _TRT_LOGGERS[id(trt)]

@@ -77,6 +77,7 @@ class EngineFromOnnx:
             called when needed: ``() -> iterable of {input name: array}``.
         calibration_cache: the calibrator's cache file (reused when present).
         trt: the ``tensorrt`` module (default: imported when called).
+        cuda: ``pycuda.driver`` for the calibrator's buffers (default: imported when calibrating).
     """
 
     onnx_path: Path
@@ -87,6 +88,7 @@ class EngineFromOnnx:
     calibration: Callable[[], Iterable[dict[str, np.ndarray]]] | None = None
     calibration_cache: Path | None = None
     trt: Any = None
+    cuda: Any = None
 
     def __call__(self) -> BuiltEngine:
         trt = self.trt
@@ -114,7 +116,7 @@ class EngineFromOnnx:
         from edge_tracker.backends.tensorrt import import_gpu_runtime
         from export.tensorrt.calibrator import entropy_calibrator
 
-        cuda = import_gpu_runtime("INT8 calibration")[1]
+        cuda = self.cuda if self.cuda is not None else import_gpu_runtime("INT8 calibration")[1]
         return entropy_calibrator(trt, cuda, self.calibration(), inputs, self.calibration_cache)
 
 
@@ -150,13 +152,16 @@ def build_serialized_engine(trt, onnx_path: Path, plan: BuildPlan, timing_cache:
             raise InputError(f"DLA core {plan.dla_core} asked for, but this device has {cores} DLA core(s)")
         config.default_device_type = trt.DeviceType.DLA
         config.DLA_core = plan.dla_core
+    calibrating = None  # held here until the build is done: TensorRT calls it during the build
     if plan.calibrate:
         if calibrator is None:
             raise InputError("this build needs a calibration set for the legacy INT8 calibrator")
-        config.int8_calibrator = calibrator(trt, [t for t in io if t.mode == INPUT])
+        calibrating = calibrator(trt, [t for t in io if t.mode == INPUT])
+        config.int8_calibrator = calibrating
     cache = _load_timing_cache(config, timing_cache) if plan.timing_cache and timing_cache is not None else None
 
     serialized = builder.build_serialized_network(network, config)
+    del calibrating
     if serialized is None:
         raise EngineBuildError(f"TensorRT could not build an engine from {onnx_path} (its log above says why)")
     if cache is not None:

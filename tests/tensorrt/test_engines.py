@@ -10,9 +10,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import onnx
 import pytest
-from onnx import TensorProto, helper, numpy_helper
 
 from edge_tracker.backends.trt_io import INPUT, OUTPUT, TensorIO
 from edge_tracker.backends.trt_loader import cuda_index
@@ -28,36 +26,16 @@ from export.tensorrt import (
 )
 from export.tensorrt.build import graph_kind
 from export.tensorrt.engines import engines_for_export, phase_graph
+from tests.tensorrt.graphs import tiny_graph
 
 ORIN = DeviceInfo("Orin", (8, 7), "8.5.2.2")
-
-
-def _graph(path, kind: str):
-    """A one-node graph y = x * w: float32, with a float16 Cast, or with a Q/DQ pair."""
-    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
-    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
-    w = numpy_helper.from_array(np.ones((1, 4), np.float32), "w")
-    nodes, inits = [], [w]
-    if kind == "fp16":
-        nodes = [helper.make_node("Cast", ["x"], ["x16"], to=TensorProto.FLOAT16),
-                 helper.make_node("Cast", ["x16"], ["x32"], to=TensorProto.FLOAT),
-                 helper.make_node("Mul", ["x32", "w"], ["y"])]
-    elif kind == "qdq":
-        inits += [numpy_helper.from_array(np.array(0.1, np.float32), "s"), numpy_helper.from_array(np.array(0, np.int8), "z")]
-        nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
-                 helper.make_node("DequantizeLinear", ["q", "s", "z"], ["dq"]), helper.make_node("Mul", ["dq", "w"], ["y"])]
-    else:
-        nodes = [helper.make_node("Mul", ["x", "w"], ["y"])]
-    model = helper.make_model(helper.make_graph(nodes, "g", [x], [y], inits), opset_imports=[helper.make_opsetid("", 17)])
-    onnx.save(model, str(path))
-    return path
 
 
 def _export(folder, variants: bool = True):
     """An export folder of one phase ("search") with fp32, fp16 and int8 variants, and its manifest."""
     folder.mkdir(parents=True, exist_ok=True)
-    files = {"fp32": _graph(folder / "search.onnx", "fp32"), "fp16": _graph(folder / "search.fp16.onnx", "fp16"),
-             "int8": _graph(folder / "search.int8.onnx", "qdq")}
+    files = {"fp32": tiny_graph(folder / "search.onnx", "fp32"), "fp16": tiny_graph(folder / "search.fp16.onnx", "fp16"),
+             "int8": tiny_graph(folder / "search.int8.onnx", "qdq")}
     phase = {"name": "search", "file": "search.onnx", "sha256": sha256_file(files["fp32"])}
     if variants:
         phase["variants"] = {p: {"file": f.name, "sha256": sha256_file(f), "precision": p} for p, f in files.items()}
@@ -66,10 +44,10 @@ def _export(folder, variants: bool = True):
     return folder, phase
 
 
-def test_graph_kind_is_read_from_the_graph(tmp_path):
-    assert graph_kind(_graph(tmp_path / "a.onnx", "fp32")).name == "fp32"
-    assert graph_kind(_graph(tmp_path / "b.onnx", "fp16")).name == "fp16"
-    assert graph_kind(_graph(tmp_path / "c.onnx", "qdq")).name == "qdq"
+def test_graph_kind_is_read_from_thetiny_graph(tmp_path):
+    assert graph_kind(tiny_graph(tmp_path / "a.onnx", "fp32")).name == "fp32"
+    assert graph_kind(tiny_graph(tmp_path / "b.onnx", "fp16")).name == "fp16"
+    assert graph_kind(tiny_graph(tmp_path / "c.onnx", "qdq")).name == "qdq"
     (tmp_path / "d.onnx").write_bytes(b"not onnx")
     with pytest.raises(InputError, match="cannot read the ONNX graph"):
         graph_kind(tmp_path / "d.onnx")
@@ -102,14 +80,14 @@ def test_no_build_refuses_with_the_reason_and_finds_built_engines(tmp_path):
     tracker, engines = engines_for_export(folder, "int8", cache, ORIN, build=False)
     assert tracker == "scs-siam" and engines["search"].load_plan() == b"PLAN" and engines["search"].io == io
     # the graph changed since: that engine is stale now, and says so
-    _graph(folder / "search.int8.onnx", "fp16")
+    tiny_graph(folder / "search.int8.onnx", "fp16")
     manifest = json.loads((folder / MANIFEST_NAME).read_text())
     manifest["phases"][0]["variants"]["int8"]["sha256"] = sha256_file(folder / "search.int8.onnx")
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
     with pytest.raises(EngineCacheError, match="stale: .* was built from another graph"):
         engines_for_export(folder, "int8", cache, ORIN, build=False)
     # back to the graph it was built from: seen from another machine, the engine is foreign
-    _graph(folder / "search.int8.onnx", "qdq")
+    tiny_graph(folder / "search.int8.onnx", "qdq")
     manifest["phases"][0]["variants"]["int8"]["sha256"] = sha256_file(folder / "search.int8.onnx")
     (folder / MANIFEST_NAME).write_text(json.dumps(manifest))
     assert engines_for_export(folder, "int8", cache, ORIN, build=False)[1]["search"].load_plan() == b"PLAN"
