@@ -279,8 +279,8 @@ def facts() -> dict[str, bool]:
 def _calibrator_classes():
     from export.tensorrt import calibrator
 
-    if not hasattr(real_trt, "IInt8EntropyCalibrator2"):
-        return []
+    if not features(real_trt.__version__).legacy_calibrator:
+        return []  # not on this release's path (deprecated in 10.x, removed in 11.x)
     made = calibrator.entropy_calibrator(real_trt, PycudaDouble(), [], IO[:1], None)
     return [type(made)]
 
