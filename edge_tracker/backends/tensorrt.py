@@ -54,10 +54,11 @@ class EngineError(EdgeTrackerError):
 # Optional dependencies
 # --------------------------------------------------------------------------------------------------
 
-def import_gpu_runtime(what: str = "--backend trt") -> tuple[Any, Any]:
+def import_gpu_runtime(what: str = "--backend trt", instead: str = "Without them use --backend ort") -> tuple[Any, Any]:
     """``(tensorrt, pycuda.driver)``, or MissingDependencyError: one line naming what is missing and how to get it.
 
-    Nothing in the package imports either module before this call.
+    ``what`` names the feature in the message, ``instead`` ends it with what the user can do
+    meanwhile. Nothing in the package imports either module before this call.
     """
     modules, missing = {}, []
     for name, hint in (("tensorrt", TENSORRT_HINT), ("pycuda.driver", PYCUDA_HINT)):
@@ -68,7 +69,7 @@ def import_gpu_runtime(what: str = "--backend trt") -> tuple[Any, Any]:
             missing.append(f"{name.split('.')[0]} ({reason}): {hint}")
     if missing:
         raise MissingDependencyError(f"{what} needs TensorRT's Python package (8.5 or newer) and pycuda; "
-                                     f"missing: {'; '.join(missing)}. Without them use --backend ort")
+                                     f"missing: {'; '.join(missing)}. {instead}")
     return modules["tensorrt"], modules["pycuda.driver"]
 
 

@@ -79,9 +79,13 @@ def cuda_index(device: str) -> int:
     return int(match.group(1))
 
 
-def check_available(what: str = "--backend trt") -> tuple[Any, Any]:
-    """``(tensorrt, pycuda.driver)`` of a release we know, or one line saying what is missing (see step 1)."""
-    trt, cuda = import_gpu_runtime(what)
+def check_available(what: str = "--backend trt", instead: str = "Without them use --backend ort") -> tuple[Any, Any]:
+    """``(tensorrt, pycuda.driver)`` of a release we know, or one line saying what is missing (see step 1).
+
+    Cheap to call first: a command that will need engines (``track --backend trt``, the engine step
+    of ``python -m export build``) calls it before it reads or writes anything.
+    """
+    trt, cuda = import_gpu_runtime(what, instead)
     from export.tensorrt_support import features
 
     features(trt.__version__)  # InputError for a release the build and runner are not written for

@@ -95,7 +95,7 @@ class EngineFromOnnx:
         if trt is None:
             from edge_tracker.backends.tensorrt import import_gpu_runtime
 
-            trt = import_gpu_runtime("building a TensorRT engine")[0]
+            trt = import_gpu_runtime("building a TensorRT engine", "The ONNX graphs are usable with --backend ort")[0]
         release = features(trt.__version__)
         if release.version != self.device.tensorrt_version:
             raise InputError(f"the engine is keyed for TensorRT {self.device.tensorrt_version}, but TensorRT "
@@ -116,7 +116,8 @@ class EngineFromOnnx:
         from edge_tracker.backends.tensorrt import import_gpu_runtime
         from export.tensorrt.calibrator import entropy_calibrator
 
-        cuda = self.cuda if self.cuda is not None else import_gpu_runtime("INT8 calibration")[1]
+        cuda = self.cuda if self.cuda is not None else import_gpu_runtime(
+            "INT8 calibration for TensorRT", "Or build the Q/DQ int8 graph (python -m export build --precision int8)")[1]
         return entropy_calibrator(trt, cuda, self.calibration(), inputs, self.calibration_cache)
 
 
