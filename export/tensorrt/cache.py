@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -208,15 +209,15 @@ class EngineCache:
         if entry is not None:
             return entry
         _, _, lock_path = self.paths(key, label)
+        if build is None and not os.access(self.root, os.W_OK):
+            raise self._refusal(key, label, problem, hint)  # a read-only cache: nobody can be writing it
         self._make_root()
         with file_lock(lock_path, waiting_message=f"waiting for another process building {label} ({key.precision})"):
             entry, problem = self.check(key, label)  # the other process may have built it meanwhile
             if entry is not None:
                 return entry
             if build is None:
-                raise EngineCacheError(f"no usable {key.precision} engine for {label} in {self.root} ({problem.kind}: "
-                                       f"{problem.reason}); build it{' with ' + hint if hint else ''}, or run "
-                                       "without --no-build to build it now")
+                raise self._refusal(key, label, problem, hint)
             logger.warning("building the %s %s engine (%s: %s); this takes minutes, once", label, key.precision,
                            problem.kind, problem.reason)
             return self.store(key, label, build(), source or {})
@@ -243,6 +244,11 @@ class EngineCache:
         return found
 
     # ----------------------------------------------------------------- helpers
+    def _refusal(self, key: EngineKey, label: str, problem: Problem, hint: str) -> EngineCacheError:
+        return EngineCacheError(f"no usable {key.precision} engine for {label} in {self.root} ({problem.kind}: "
+                                f"{problem.reason}); build it{' with ' + hint if hint else ''}, or run "
+                                "without --no-build to build it now")
+
     def _make_root(self) -> None:
         try:
             self.root.mkdir(parents=True, exist_ok=True)

@@ -232,3 +232,19 @@ def test_timing_cache_is_per_tensorrt_and_gpu(tmp_path):
     cache = EngineCache(tmp_path)
     assert cache.timing_cache_path(ORIN).name == "timing.trt10.3.0.0.orin.sm87.cache"
     assert cache.timing_cache_path(RTX).name == "timing.trt10.13.3.9.nvidia-geforce-rtx-4090.sm89.cache"
+
+
+def test_no_build_reads_a_read_only_cache_and_refuses_without_writing(tmp_path, monkeypatch):
+    with pytest.raises(EngineCacheError, match="missing"):  # a cache folder that does not exist is not created
+        EngineCache(tmp_path / "nowhere").get(_key(), LABEL, build=None)
+    assert not (tmp_path / "nowhere").exists()
+    cache = EngineCache(tmp_path / "engines")
+    cache.get(_key(), LABEL, _builder())
+    for leftover in (tmp_path / "engines").glob("*.lock"):
+        leftover.unlink()
+    before = sorted(p.name for p in (tmp_path / "engines").iterdir())
+    monkeypatch.setattr("export.tensorrt.cache.os.access", lambda path, mode: False)  # as on a read-only mount
+    assert cache.get(_key(), LABEL, build=None).load_plan() == b"PLAN-BYTES"
+    with pytest.raises(EngineCacheError, match="stale: .* from another graph"):
+        cache.get(_key(sha=SHA_B), LABEL, build=None)
+    assert sorted(p.name for p in (tmp_path / "engines").iterdir()) == before  # no lock file, nothing written
