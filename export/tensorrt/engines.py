@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_tracker.errors import InputError
-from edge_tracker.manifest import read_manifest, sha256_file
+from edge_tracker.manifest import read_manifest, sha256_file, variant_file
 from export.tensorrt.build import EngineFromOnnx
 from export.tensorrt.cache import CachedEngine, DeviceInfo, EngineCache, EngineKey
 from export.tensorrt.options import BuildOptions
@@ -26,24 +25,9 @@ CalibrationFeeds = Callable[[str], Iterable[dict[str, np.ndarray]]]
 
 
 def phase_graph(export_dir: Path, phase: dict[str, Any], precision: str) -> tuple[Path, str]:
-    """``(path, sha256)`` of ``phase``'s graph at ``precision``, checked against the manifest's sha256."""
-    variants = phase.get("variants")
-    if variants is None and precision == "fp32":
-        record = phase
-    elif variants is not None and precision in variants:
-        record = variants[precision]
-    else:
-        have = sorted(variants) if variants else ["fp32"]
-        raise InputError(f"{export_dir} has no {precision} graph of phase '{phase['name']}' (it has {have}); build "
-                         f"it with `python -m export build ... --precision {precision}`")
-    path = Path(export_dir) / record["file"]
-    if not path.is_file():
-        raise InputError(f"{path}, listed in the export's manifest, is missing; re-run the export")
-    digest = sha256_file(path)
-    if digest != record["sha256"]:
-        raise InputError(f"{path} does not match the sha256 in the export's manifest (changed after the export?); "
-                         "re-run the export")
-    return path, digest
+    """``(path, sha256)`` of ``phase``'s graph at ``precision`` (``edge_tracker.manifest.variant_file``)."""
+    path = variant_file(export_dir, phase, precision)
+    return path, sha256_file(path)
 
 
 def engines_for_export(export_dir: str | Path, precision: str, cache: EngineCache, device: DeviceInfo,
