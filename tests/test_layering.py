@@ -18,6 +18,14 @@ from tests.conftest import REPO_ROOT
 
 PACKAGES = ("edge_tracker", "export", "training", "calibration", "jetson", "benchmarks")
 UPPER_FLOORS = ("export", "training", "calibration", "benchmarks", "tests")
+# The runtime's lazy entry points to the build side, each the one sanctioned arrow up (DESIGN.md,
+# "Layering"): they run only when a user asks for what needs them, and are left out of the cycle walk.
+LAZY_ENTRY_POINTS = {
+    ("edge_tracker.demo", "export.build"): "building a demo export (and its precision variants) on first use",
+    ("edge_tracker.backends.trt_loader", "export.tensorrt"): "building missing TensorRT engines on the device",
+    ("edge_tracker.backends.trt_loader", "export.tensorrt.engines"): "building missing TensorRT engines on the device",
+    ("edge_tracker.backends.trt_loader", "export.tensorrt_support"): "TensorRT's feature table, on --backend trt",
+}
 
 
 def _module_files() -> dict[str, Path]:
@@ -60,6 +68,13 @@ def _graph() -> tuple[dict[str, list[tuple[str, bool]]], dict[str, Path]]:
     return {m: _imports(p, m, set(files)) for m, p in files.items()}, files
 
 
+def test_the_runtime_reaches_the_build_side_only_through_its_lazy_entry_points():
+    graph, _ = _graph()
+    lazy = {(module, target) for module, edges in graph.items() if module.split(".")[0] == "edge_tracker"
+            for target, top in edges if not top and target.split(".")[0] in UPPER_FLOORS}
+    assert lazy <= set(LAZY_ENTRY_POINTS), sorted(lazy - set(LAZY_ENTRY_POINTS))
+
+
 def test_the_runtime_imports_no_upper_floor_at_module_level():
     graph, _ = _graph()
     offenders = [f"{module} -> {target}" for module, edges in graph.items() if module.split(".")[0] == "edge_tracker"
@@ -69,7 +84,8 @@ def test_the_runtime_imports_no_upper_floor_at_module_level():
 
 def test_no_import_cycle_anywhere():
     graph, _ = _graph()
-    edges = {m: sorted({t for t, _ in targets}) for m, targets in graph.items()}
+    edges = {m: sorted({t for t, top in targets if top or (m, t) not in LAZY_ENTRY_POINTS})
+             for m, targets in graph.items()}
     cycles = [sorted(c) for c in _strongly_connected(edges) if len(c) > 1]
     assert cycles == [], f"import cycles: {cycles}"
 

@@ -61,8 +61,36 @@ def convert(model, keep_ops=(), keep_nodes=()):
     model = isolate_outputs(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "float32 number x will be truncated": expected for tiny weights
-        return float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=list(keep_ops),
-                                                node_block_list=list(keep_nodes), disable_shape_infer=False)
+        converted = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=list(keep_ops),
+                                                     node_block_list=list(keep_nodes), disable_shape_infer=False)
+    return float_outputs(converted)
+
+
+def float_outputs(model):
+    """Every float16 graph output made float32 again.
+
+    The converter leaves an output float16 when the node producing it is kept in float32 (it casts
+    the node's result to float16 for its readers and forgets the boundary): the cast there is turned
+    to float32, or one is added.
+    """
+    onnx = require("onnx")
+    graph = model.graph
+    for output in graph.output:
+        tensor_type = output.type.tensor_type
+        if tensor_type.elem_type != onnx.TensorProto.FLOAT16:
+            continue
+        producer = next(node for node in graph.node if output.name in node.output)
+        if producer.op_type == "Cast":
+            for attribute in producer.attribute:
+                if attribute.name == "to":
+                    attribute.i = onnx.TensorProto.FLOAT
+        else:
+            inner = f"{output.name}__fp16"
+            producer.output[:] = [inner if name == output.name else name for name in producer.output]
+            graph.node.append(onnx.helper.make_node("Cast", [inner], [output.name], to=onnx.TensorProto.FLOAT,
+                                                    name=f"{output.name}__to_float32"))
+        tensor_type.elem_type = onnx.TensorProto.FLOAT
+    return model
 
 
 def overflowing_nodes(model, feeds: list[dict[str, np.ndarray]], limit: float = FP16_SAFE_MAX) -> dict[str, float]:

@@ -143,3 +143,19 @@ def test_a_video_with_a_box_is_tracked_into_episodes(exports, clip, tmp_path):
     assert manifest["sources"][0]["kind"] == "video"
     assert episodes[0] == [0, 3] and episodes[1] == [3, 6]  # each starts where the last one stopped
     assert manifest["counts"]["search"] == 10
+
+
+def test_polygraphy_loader_yields_the_sets_feeds(siam_set, monkeypatch):
+    from calibration.polygraphy_loader import load_data
+
+    out, manifest = siam_set
+    monkeypatch.setenv("EDGE_TRACKER_CALIB", str(out))
+    monkeypatch.setenv("EDGE_TRACKER_CALIB_PHASE", "search")
+    feeds = list(load_data())
+    assert len(feeds) == manifest["counts"]["search"]
+    assert set(feeds[0]) == {"search", "kernel"} and feeds[0]["search"].dtype == np.float32
+    monkeypatch.setenv("EDGE_TRACKER_CALIB_LIMIT", "2")
+    assert len(list(load_data())) == 2
+    monkeypatch.delenv("EDGE_TRACKER_CALIB_PHASE")
+    with pytest.raises(InputError, match="EDGE_TRACKER_CALIB_PHASE"):
+        list(load_data())

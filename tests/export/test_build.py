@@ -138,3 +138,19 @@ def test_fp16_keeps_in_float32_what_overflows_by_measurement(tmp_path):
     node = next(n for n in fp16.graph.node if n.name == "sum")
     values = {v.name: v.type.tensor_type.elem_type for v in fp16.graph.value_info}
     assert values.get(node.input[0]) == TensorProto.FLOAT  # the sum reads float32
+
+
+def test_precision_speed_benchmark_smoke(built, capsys):
+    """``benchmarks.precision_speed --smoke`` on the build: per-phase and end-to-end ratios are printed."""
+    import re
+
+    from benchmarks import precision_speed
+
+    out, _ = built
+    assert precision_speed.main(["--model", str(out), "--smoke", "--sequence", str(out / "no-such-sequence")]) == 0
+    text = capsys.readouterr().out
+    search = re.search(r"^  search +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+) +([\d.]+)$", text, re.MULTILINE)
+    assert search is not None, text
+    fp32, fp16, int8, ratio16, ratio8 = (float(v) for v in search.groups())
+    assert fp32 > 0 and int8 > 0 and ratio8 == pytest.approx(fp32 / int8, rel=0.02)
+    assert re.search(r"^  int8 +[\d.]+ FPS tracker alone, median frame +[\d.]+ ms, [\d.]+x fp32$", text, re.MULTILINE)
