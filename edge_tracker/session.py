@@ -57,6 +57,10 @@ class Session:
                  preprocessor: Callable[[], Preprocessor] | None = None) -> None:
         if tracker is not None and param_texts:
             tracker_params(tracker, params, param_texts)  # a misspelt --param fails before the model loads
+        if backend == "trt":  # say what is missing before a demo export is built for nothing
+            from edge_tracker.backends.trt_loader import check_available
+
+            check_available()
         self.model = resolve_model(model, backend, tracker, precision)
         self.loaded: LoadedModel = open_model(self.model, backend, device, tracker, precision)
         try:
