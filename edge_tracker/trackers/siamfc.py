@@ -21,7 +21,7 @@ import numpy as np
 
 from edge_tracker.backends.base import Runner
 from edge_tracker.errors import EdgeTrackerError
-from edge_tracker.params import params_from_dict
+from edge_tracker.params import Range, check_ranges, params_from_dict
 from edge_tracker.preprocess import (
     SIAMFC_CONTEXT,
     SIAMFC_EXEMPLAR_SIZE,
@@ -49,9 +49,26 @@ class SiamParams:
     total_stride: int = 8  # crop pixels per response cell
     min_side: float = 4.0  # smallest target side kept, image pixels (stops a collapse to 0)
 
+    def __post_init__(self) -> None:
+        check_ranges(self, SIAM_PARAM_RANGES)
+
     @classmethod
     def from_dict(cls, data: dict) -> "SiamParams":
         return params_from_dict(cls, data)
+
+
+# The valid values of each parameter; a value outside is refused where the params object is built.
+SIAM_PARAM_RANGES = {
+    "exemplar_size": Range(1, None, integer=True),
+    "context": Range(0, 4),  # beyond 4 x (w + h) of context the target is a speck in the template
+    "scale_step": Range(1, 2),  # 1: three equal scales (no scale search); 2 doubles the box per frame
+    "scale_penalty": Range(0, 1, low_open=True),
+    "scale_lr": Range(0, 1),
+    "response_upsample": Range(1, 32, integer=True),  # 17 x 32 = 544 px maps; more is memory, not accuracy
+    "window_influence": Range(0, 1),
+    "total_stride": Range(1, None, integer=True),
+    "min_side": Range(0, None, low_open=True),
+}
 
 
 class SiamTracker(OpenCVStyle):
