@@ -5,7 +5,7 @@ Subcommands:
 
 Exit codes: 0 success, 1 a failure while tracking (a camera lost, a write failed; results so far
 are kept), 2 bad arguments or input (nothing is tracked and no output is touched), 130 interrupted
-(Ctrl-C; outputs are closed and the summary printed).
+(Ctrl-C), 143 stopped by SIGTERM, 129 by SIGHUP (outputs are closed and the summary printed).
 """
 
 from __future__ import annotations
@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="stop after N frames, the initialisation frame included")
     track.add_argument("--headless", action="store_true",
                        help="never open a window (then --init is required and display:// refused)")
+    track.add_argument("--init-on-first-readable", action="store_true",
+                       help="when frame 0 of a file or folder does not decode, put the --init box on the first "
+                            "frame that does (default: refuse, exit 2: the box was given for frame 0)")
     commands.add_parser("eval", add_help=False,
                         help="accuracy (success AUC, precision@20) and FPS on annotated sequences, beside "
                              "OpenCV's KCF/CSRT/MIL/NanoTrack (edge-tracker eval --help)")
@@ -186,7 +189,8 @@ def _track(args, session: Session, input_spec: InputSpec, outputs: list[OutputSp
         try:
             run = run_stream(session.new_tracker(), session.name, source, open_sinks, init_box=args.init,
                              select_box=_select_box, max_frames=args.max_frames, status=status,
-                             input_uri=input_spec.uri, live=input_spec.is_live)
+                             input_uri=input_spec.uri, live=input_spec.is_live,
+                             init_on_first_readable=args.init_on_first_readable)
         finally:
             status.finish()
     run.source = dataclasses.replace(source.stats)  # after close: a live frame left unread counts as dropped

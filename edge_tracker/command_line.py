@@ -3,7 +3,8 @@
 codes, argument types, and the check that an output file can be written before any work starts.
 
 Exit codes, the same in every command: 0 done; 1 a failure while working (results so far are
-kept); 2 bad arguments or input (nothing was run, no output touched); 130 interrupted (Ctrl-C).
+kept); 2 bad arguments or input (nothing was run, no output touched); 130 interrupted (Ctrl-C),
+143 stopped by SIGTERM, 129 by SIGHUP (``edge_tracker.signals``: handled like Ctrl-C).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from edge_tracker.errors import EdgeTrackerError, InputError
+from edge_tracker.signals import interruption, stop_signals
 
 FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -53,23 +55,34 @@ def run_command(command: Callable[[], int], logger: logging.Logger,
     """Run ``command`` and map what escapes it to the exit codes of the module docstring.
 
     ``failures``: error types that mean "failed while working" (exit 1), checked before the general
-    ``EdgeTrackerError`` (bad input, exit 2), e.g. ``ExportError`` for the export command.
+    ``EdgeTrackerError`` (bad input, exit 2), e.g. ``ExportError`` for the export command. SIGTERM and
+    SIGHUP interrupt ``command`` as Ctrl-C does (exit 143, 129); a closed stdout ends it quietly.
     """
     try:
-        return command()
+        with stop_signals():
+            code = command()
+            sys.stdout.flush()  # a reader that left shows here, not as a traceback at interpreter exit
+            return code
     except failures as err:
         logger.error("%s", err)
         return EXIT_FAILED
     except EdgeTrackerError as err:
         logger.error("%s", err)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        logger.error("interrupted")
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as err:
+        name, code = interruption(err)
+        logger.error("interrupted (%s)", name)
+        return code
     except BrokenPipeError:  # `edge-tracker ... | head`: the reader left; end quietly
-        with contextlib.suppress(OSError):
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the dead stream for interpreter exit
+        quiet_stdout()
         return EXIT_FAILED
+
+
+def quiet_stdout() -> None:
+    """Point ``sys.stdout`` at /dev/null after its reader left, so interpreter exit does not print a
+    BrokenPipeError while flushing it."""
+    with contextlib.suppress(OSError):
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - replaces the dead stream for interpreter exit
 
 
 @contextlib.contextmanager

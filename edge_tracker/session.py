@@ -8,8 +8,9 @@ written once:
   runners for (backend, device, precision) -> parameters (the checkpoint's recommendation, then the
   caller's) -> a fresh tracker per :meth:`Session.new_tracker` call, all sharing the runners.
 - :func:`run_stream`: the frame loop over an opened source into opened sinks, with the initial
-  frame apart, a status callback, Ctrl-C turned into a clean end, and every frame's per-stage time
-  kept (:class:`~edge_tracker.stats.StageStats`) for p50/p90/p99 figures.
+  frame apart, a status callback, Ctrl-C (and SIGTERM/SIGHUP, see ``edge_tracker.signals``) turned
+  into a clean end, and every frame's per-stage time kept (:class:`~edge_tracker.stats.StageStats`)
+  for p50/p90/p99 figures.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from edge_tracker.backends import LoadedModel, open_model
 from edge_tracker.demo import resolve_model
 from edge_tracker.errors import EdgeTrackerError, InputError
 from edge_tracker.preprocess import Preprocessor
+from edge_tracker.signals import interruption
 from edge_tracker.stats import StageStats
 from edge_tracker.trackers import build_tracker, tracker_params
 
@@ -124,6 +126,7 @@ class StreamRun:
     exit_code: int = 0
     source: Any = None           # the source's SourceStats at the end
     outputs: list = field(default_factory=list)  # (sink name, frames written)
+    failures: dict = field(default_factory=dict)  # sink name -> why its writing stopped (a full disk, ...)
     stages: StageStats = field(default_factory=StageStats)
 
     @property
@@ -155,7 +158,9 @@ class StreamRun:
                 text += f", {stats.dropped} dropped, {stats.reconnects} reconnect(s)"
             lines.append(text)
         if self.outputs:
-            lines.append("  outputs: " + "; ".join(f"{name} ({count} frames)" for name, count in self.outputs))
+            lines.append("  outputs: " + "; ".join(
+                f"{name} ({count} frames{f'; writing stopped: {self.failures[name]}' if name in self.failures else ''})"
+                for name, count in self.outputs))
         else:
             lines.append("  outputs: none (give out.jsonl, out.mp4 or display://0 to keep the results)")
         return "\n".join(lines)
@@ -168,22 +173,34 @@ def _rate(count: int, seconds: float) -> float:
 def run_stream(tracker, name: str, source, open_sinks: Callable[[Any], Sequence[Any]], *,
                init_box=None, select_box: Callable[[Any], Any] | None = None, max_frames: int | None = None,
                status: Callable[[Any, dict, Any], None] | None = None, input_uri: str = "",
-               live: bool = False) -> StreamRun:
+               live: bool = False, init_on_first_readable: bool = False) -> StreamRun:
     """Track one object from ``source`` (opened) into the sinks ``open_sinks(source)`` returns.
 
     The first frame initialises the tracker with ``init_box`` (or ``select_box(image)``); sinks are
-    opened only then, so a bad box or a cancelled selection touches no output. Every later frame:
-    read -> ``tracker.track`` -> each sink's ``write(frame, record)`` -> ``status(frame, record,
-    source_stats)``. Ends at the end of the stream, a lost camera (exit code 1), ``max_frames``, a
-    sink asking to stop (a window closed), a tracking error (exit 1, results so far kept) or Ctrl-C
-    (exit 130); the sinks are closed in every case. ``open_sinks`` returns context managers that
-    the loop enters and exits.
+    opened only then, so a bad box or a cancelled selection touches no output. ``init_box`` belongs
+    to the stream's frame 0: when that frame does not decode (a file or folder skipped it), the
+    run is refused (InputError) unless ``init_on_first_readable`` says to put the box on the first
+    frame that does. Every later frame: read -> ``tracker.track`` -> each sink's ``write(frame,
+    record)`` -> ``status(frame, record, source_stats)``. Ends at the end of the stream, a lost
+    camera (exit code 1), ``max_frames``, a sink asking to stop (a window closed), a tracking error
+    or a failed write (exit 1, results so far kept), Ctrl-C (exit 130) or SIGTERM/SIGHUP (143/129);
+    the sinks are closed in every case. ``open_sinks`` returns context managers that the loop
+    enters and exits.
     """
     run = StreamRun(tracker=name, input_uri=input_uri, live=live)
     first = source.read()
     if first is None:
         end = source.stats.end_reason
         raise InputError(f"input '{input_uri}' delivered no frame{f' ({end})' if end else ''}; nothing to track")
+    skipped = getattr(first, "source_index", 0)
+    if init_box is not None and not live and skipped:
+        if not init_on_first_readable:
+            raise InputError(
+                f"frame 0 of '{input_uri}' does not decode, and the --init box was given for it; the first "
+                f"readable frame is frame {skipped}. Repair the input, give the box of frame {skipped}, or "
+                "pass --init-on-first-readable to initialise on that frame with this box")
+        logger.warning("frame 0 of '%s' does not decode: initialising on frame %d with the --init box "
+                       "(--init-on-first-readable)", input_uri, skipped)
     box = init_box if init_box is not None else select_box(first.image)
     start = time.perf_counter()
     tracker.initialize(first.image, box)  # a box outside the frame or of zero size fails here
@@ -195,14 +212,16 @@ def run_stream(tracker, name: str, source, open_sinks: Callable[[Any], Sequence[
                                   "time_ms": run.init_ms, "timings_ms": {"initialize": run.init_ms}})
             run.frames = 1
             _loop(tracker, source, sinks, run, max_frames, status)
-        except KeyboardInterrupt:
-            run.end, run.exit_code = "interrupted (Ctrl-C)", 130
+        except KeyboardInterrupt as err:  # Ctrl-C, or SIGTERM/SIGHUP through edge_tracker.signals
+            signal_name, run.exit_code = interruption(err)
+            run.end = "interrupted (Ctrl-C)" if signal_name == "Ctrl-C" else f"stopped by {signal_name}"
         except EdgeTrackerError as err:
             logger.error("%s", err)
             run.end, run.exit_code = "failed (see the error above); results so far are kept", 1
         finally:
             run.outputs = [(sink.name, sink.frames_written) for sink in sinks]
     run.outputs = [(sink.name, sink.frames_written) for sink in sinks]  # after close: final counts
+    run.failures = {sink.name: sink.failure for sink in sinks if getattr(sink, "failure", None)}
     return run
 
 
@@ -282,15 +301,19 @@ class StatusLine:
             text += f"  dropped {stats.dropped}"
         if stats.decode_failures:
             text += f"  undecodable {stats.decode_failures}"
-        if self.tty:
-            self.stream.write("\r" + text.ljust(self._width))
-            self._width = len(text)
-        else:
-            self.stream.write(text + "\n")
-        self.stream.flush()
+        try:
+            if self.tty:
+                self.stream.write("\r" + text.ljust(self._width))
+                self._width = len(text)
+            else:
+                self.stream.write(text + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):  # stderr closed or its reader gone: status is not worth a stop
+            self.quiet = True
 
     def finish(self) -> None:
-        if self.tty and self._width:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.tty and self._width and not self.quiet:
+            with contextlib.suppress(OSError, ValueError):
+                self.stream.write("\n")
+                self.stream.flush()
             self._width = 0

@@ -7,7 +7,9 @@ Every sink is used the same way::
 
 ``result["box"]`` is xywh in pixels (``edge_tracker.geometry``'s convention) or None when the target
 is lost; the other keys are optional. Output paths are checked when the sink opens, before any frame
-is processed, and results already written stay readable whatever happens later (DESIGN principle 7).
+is processed, and results already written stay readable whatever happens later (DESIGN principle 7):
+every write is checked, and a failed one (a full disk) raises InputError naming the output and what
+it holds, and sets ``sink.failure`` (the reason) for the run's summary; later writes are refused.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ from edge_tracker.params import check_fps
 from edge_tracker.video.display import display_missing
 from edge_tracker.video.sources import Frame
 from edge_tracker.video.uri import OutputSpec, check_options, parse_output_uri
+from edge_tracker.video.writers import JPEG_QUALITY, open_video_writer
 
 logger = logging.getLogger("edge_tracker.video")
 
 BOX_COLOR = (0, 255, 0)  # BGR
-# Codecs every OpenCV FFMPEG build can write; H.264 would need a build with an encoder licence.
-FOURCC_BY_EXTENSION = {".mp4": "mp4v", ".avi": "MJPG", ".mkv": "mp4v"}
 # Keys each JSON line takes from the Frame; a result may not use them for something else.
 FRAME_KEYS = ("frame", "source_index", "timestamp")
 
@@ -40,13 +41,15 @@ FRAME_KEYS = ("frame", "source_index", "timestamp")
 class FrameSink:
     """Base of all sinks: ``open()``, ``write(frame, result)`` per frame, ``close()``; or use ``with``.
 
-    ``stop_requested`` turns True when the user asks to stop through the sink (a closed window, q).
+    ``stop_requested`` turns True when the user asks to stop through the sink (a closed window, q);
+    ``failure`` says why writing stopped (a full disk, ...), None while every write succeeded.
     """
 
     def __init__(self, name: str):
         self.name = name
         self.frames_written = 0
         self.stop_requested = False
+        self.failure: str | None = None
         self._state = "new"  # new -> open -> closed
 
     def open(self) -> "FrameSink":
@@ -62,6 +65,9 @@ class FrameSink:
         if self._state != "open":
             raise EdgeTrackerError(f"sink {self.name}: write() on a {self._state} sink; use "
                                    "'with open_sink(uri) as sink:' or call open() first")
+        if self.failure:
+            raise InputError(f"{self.name}: an earlier write failed ({self.failure}); no more frames are "
+                             "written")
         self._write(frame, result, _checked_box(result, self.name))
         self.frames_written += 1
 
@@ -111,7 +117,12 @@ def draw_result(image: np.ndarray, result: Mapping, color: tuple[int, int, int] 
 
 
 class VideoSink(FrameSink):
-    """A video file with the result drawn on every frame (fourcc from the extension).
+    """A video file with the result drawn on every frame; what was written survives a kill.
+
+    ``.mp4``: Motion JPEG in a fragmented MP4, one fragment per frame (``writers.py``, ``fmp4.py``);
+    ``.avi``/``.mkv``: MJPG through OpenCV's FFmpeg writer. Either way a killed process leaves a file
+    that decodes up to its last frames (at most about a second lost), and a failed write (a full
+    disk) ends the sink with an InputError naming the file and the frames it holds.
 
     The writer is created on the first frame, from its size; every later frame must have that size.
 
@@ -119,14 +130,22 @@ class VideoSink(FrameSink):
         target: ``out.mp4|.avi|.mkv``, ``file://...`` or an OutputSpec of kind "video".
         fps: frame rate written into the file.
         color: box colour, BGR.
+        jpeg_quality: JPEG quality of ``.mp4`` frames, 1..100.
+        sync_s: force the file to the disk every this many seconds of video (0: leave it to the OS);
+            bounds what a power loss costs.
     """
 
     def __init__(self, target: OutputSpec | str | os.PathLike, *, fps: float = 30.0,
-                 color: tuple[int, int, int] = BOX_COLOR):
+                 color: tuple[int, int, int] = BOX_COLOR, jpeg_quality: int = JPEG_QUALITY, sync_s: float = 1.0):
         self.spec = _spec_of(target, "video")
         super().__init__(f"video file {self.spec.path}")
         self.fps = check_fps(fps, self.name)
         self.color = tuple(int(c) for c in color)
+        if not (isinstance(jpeg_quality, int) and 1 <= jpeg_quality <= 100):
+            raise InputError(f"jpeg_quality={jpeg_quality!r} for {self.name}: expected a whole number 1..100")
+        if not (isinstance(sync_s, (int, float)) and math.isfinite(sync_s) and sync_s >= 0):
+            raise InputError(f"sync_s={sync_s!r} for {self.name}: expected seconds >= 0 (0: never)")
+        self.jpeg_quality, self.sync_s = jpeg_quality, float(sync_s)
         self._writer = None
         self._size = None
         self._created = False
@@ -138,22 +157,35 @@ class VideoSink(FrameSink):
     def _write(self, frame, result, box) -> None:
         height, width = frame.image.shape[:2]
         if self._writer is None:
-            fourcc = FOURCC_BY_EXTENSION[self.spec.path.suffix.lower()]
-            self._writer = cv2.VideoWriter(str(self.spec.path), cv2.VideoWriter_fourcc(*fourcc), self.fps,
-                                           (width, height))
-            if not self._writer.isOpened():
-                raise InputError(f"OpenCV cannot write {self.spec.path} with the {fourcc} codec at "
-                                 f"{width}x{height}; try another container (.avi uses MJPG).")
+            try:
+                self._writer = open_video_writer(self.spec.path, width, height, self.fps,
+                                                 jpeg_quality=self.jpeg_quality, sync_s=self.sync_s)
+            except OSError as err:
+                self._fail(err)
             self._size = (width, height)
         elif (width, height) != self._size:
-            # VideoWriter would drop such a frame without a word.
+            # A writer would drop such a frame without a word.
             raise InputError(f"frame {frame.index} is {width}x{height} but {self.name} was started at "
                              f"{self._size[0]}x{self._size[1]}; a video has one frame size")
-        self._writer.write(draw_result(frame.image, result, self.color))
+        try:
+            self._writer.write(draw_result(frame.image, result, self.color))
+        except OSError as err:
+            self._fail(err)
+
+    def _fail(self, err: OSError):
+        self.failure = err.strerror or str(err)
+        held = f"{self.frames_written} frames" if self.spec.path.suffix.lower() == ".mp4" else \
+            f"up to {self.frames_written} frames (the last few may be missing: OpenCV buffers them)"
+        raise InputError(f"writing {self.name} failed at frame {self.frames_written}: {self.failure}. The "
+                         f"file holds {held} and stays readable; free disk space or write to another "
+                         "path.") from err
 
     def _close(self) -> None:
         if self._writer is not None:
-            self._writer.release()
+            try:
+                self._writer.close()
+            except OSError as err:
+                logger.warning("%s: closing failed: %s", self.name, err.strerror or err)
             self._writer = None
         elif self._created and self.spec.path.exists() and self.spec.path.stat().st_size == 0:
             self.spec.path.unlink()  # the probe file, when no frame came
@@ -187,7 +219,6 @@ class JsonlSink(FrameSink):
         self.fsync = bool(fsync)
         self.bytes_written = 0
         self._file = None
-        self._failed: str | None = None
 
     def _open(self) -> None:
         if self.spec is None:
@@ -202,9 +233,6 @@ class JsonlSink(FrameSink):
         self.bytes_written = self._file.tell() if self.append else 0
 
     def _write(self, frame, result, box) -> None:
-        if self._failed:
-            raise InputError(f"{self.name}: an earlier write failed ({self._failed}); no more lines are "
-                             "written")
         line = json.dumps(self._record(frame, result, box), allow_nan=False, separators=(",", ":")) + "\n"
         try:
             if self._stream is not None:
@@ -213,7 +241,7 @@ class JsonlSink(FrameSink):
             else:
                 self._write_all(line.encode("utf-8"))
         except OSError as err:
-            self._failed = f"{type(err).__name__}: {err.strerror or err}"
+            self.failure = f"{type(err).__name__}: {err.strerror or err}"
             self._restore_last_line()
             raise InputError(
                 f"writing results to {self.name} failed after {self.frames_written} complete lines "
