@@ -91,3 +91,39 @@ def report(manifest: dict) -> str:
             lines.append(f"  {phase['name']:<15} {precision:<5} {variant['file']:<24}"
                          + (f" rel. error {worst:.2e}" if worst is not None else "") + extra + note)
     return "\n".join(lines)
+
+
+def add_report_parser(commands) -> argparse.ArgumentParser:
+    report_parser = commands.add_parser("report", help="the measured error of every precision variant of a build",
+                                        description="Print, from a build's manifest.json, each phase's precision "
+                                                    "variants with their measured error against FP32 (Markdown).")
+    report_parser.add_argument("build_dir", type=Path, metavar="DIR", help="a folder written by python -m export build")
+    return report_parser
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from edge_tracker.manifest import read_manifest
+
+    print(markdown_report(read_manifest(args.build_dir)))
+    return 0
+
+
+def markdown_report(manifest: dict) -> str:
+    """Per phase, precision and output: the graph run, max abs and relative error against FP32, what stayed float."""
+    lines = [f"{manifest['tracker']}, calibration set {manifest.get('calibration', {}).get('counts', {})}",
+             "", "| phase | precision | graph | output | max abs error | scale | relative | kept in float |",
+             "|---|---|---|---|---:|---:|---:|---|"]
+    for phase in manifest["phases"]:
+        for precision, variant in phase.get("variants", {}).items():
+            if precision == "fp32":
+                continue
+            kept = variant.get("kept_float_nodes") or list(variant.get("kept_float32_nodes") or {}) \
+                or variant.get("kept_float32_ops") or []
+            quantized = variant.get("quantized_nodes")
+            kept_text = (f"{len(kept)} of {len(kept) + len(quantized)} convolutions" if quantized is not None
+                         else (", ".join(kept) if kept else "none"))
+            for name, output in variant["error"]["outputs"].items():
+                lines.append(f"| {phase['name']} | {precision} | {variant['file']} | {name} | "
+                             f"{output['max_abs_error']:.3g} | {output['scale']:.3g} | {output['relative_error']:.2e} "
+                             f"| {kept_text} |")
+    return "\n".join(lines)

@@ -4,6 +4,7 @@ Subcommands:
   onnx               checkpoint (or random weights) -> one verified ONNX model per tracker phase + manifest.json
   import-pytracking  pytracking's ATOM checkpoint (.pth) -> an edge_tracker 'atom' checkpoint (.safetensors)
   build              checkpoint -> ONNX -> FP16/INT8 graphs (calibrated, checked) -> TensorRT engines
+  report             the measured error of every precision variant of a build (Markdown)
 
 Exit codes: 0 success, 1 a failed export or check, 2 bad arguments or input, 3 (build) graphs written but
 TensorRT missing for the engine step (--graphs-only: 0).
@@ -24,7 +25,7 @@ from edge_tracker.command_line import (
     verbosity_options,
 )
 from edge_tracker.errors import ExportError
-from export.build_cli import add_build_parser, cmd_build
+from export.build_cli import add_build_parser, add_report_parser, cmd_build, cmd_report
 from export.models.config import TRACKERS
 
 logger = logging.getLogger("edge_tracker.export")
@@ -78,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="unpickle FILE without restrictions (can run code from it): only for a file "
                               "you trust whose pickle names classes the safe reader refuses")
     add_build_parser(commands)
+    add_report_parser(commands)
     return parser
 
 
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_or_exit_code(build_parser(), argv)
     if isinstance(args, int):
         return args
-    commands = {"onnx": _cmd_onnx, "import-pytracking": _cmd_import_pytracking, "build": cmd_build}
+    commands = {"onnx": _cmd_onnx, "import-pytracking": _cmd_import_pytracking, "build": cmd_build, "report": cmd_report}
     with logging_to_stderr(args.verbose, args.quiet):
         return run_command(lambda: commands[args.command](args), logger, failures=(ExportError,))
 
