@@ -71,6 +71,18 @@ def test_demo_export_is_built_once_and_reused(stand_in_demos, tmp_path):
     assert demo.resolve_model(tmp_path / "mine", "ort", None) == tmp_path / "mine"  # --model wins
 
 
+def test_a_demo_precision_is_built_on_first_use_from_generated_clips(stand_in_demos, tmp_path):
+    folder = demo.demo_export("scs-siam", "fp16")
+    manifest = read_manifest(folder)
+    assert manifest["precisions"] == ["fp32", "fp16"]
+    assert all(set(p["variants"]) == {"fp32", "fp16"} for p in manifest["phases"])
+    assert (folder / "calibration" / "manifest.json").is_file()  # calibrated on the generated clips
+    assert sorted(p.name for p in (folder / "calibration-clips").iterdir()) == ["clip_101", "clip_102"]
+    stamp = (folder / "manifest.json").stat().st_mtime_ns
+    assert demo.demo_export("scs-siam", "fp16") == folder and (folder / "manifest.json").stat().st_mtime_ns == stamp
+    assert demo.demo_export("scs-siam") == folder  # the fp32 graphs are still there
+
+
 def test_track_without_model_uses_the_demo(stand_in_demos, tmp_path, capsys):
     clip, first_box = demo_clip(tmp_path / "clip.mp4", frames=4)
     box = ",".join(f"{v:.2f}" for v in first_box)
