@@ -1,7 +1,9 @@
 """edge-tracker: track one object on a camera, a video or a frame folder with an exported tracker.
 
 Subcommands:
-  track   follow one object through a video, a frame folder or a camera; write boxes and/or a video
+  track    follow one object through a video, a frame folder or a camera; write boxes and/or a video
+  profile  per-stage latency against the 73 FPS target, by backend and precision
+  eval     accuracy beside OpenCV's trackers on annotated sequences
 
 Exit codes: 0 success, 1 a failure while tracking (a camera lost, a write failed; results so far
 are kept), 2 bad arguments or input (nothing is tracked and no output is touched), 130 interrupted
@@ -117,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--init-on-first-readable", action="store_true",
                        help="when frame 0 of a file or folder does not decode, put the --init box on the first "
                             "frame that does (default: refuse, exit 2: the box was given for frame 0)")
+    commands.add_parser("profile", add_help=False,
+                        help="per-stage latency against the 73 FPS target by backend and precision, with a "
+                             "roofline projection for Jetsons (edge-tracker profile --help)")
     commands.add_parser("eval", add_help=False,
                         help="accuracy (success AUC, precision@20) and FPS on annotated sequences, beside "
                              "OpenCV's KCF/CSRT/MIL/NanoTrack (edge-tracker eval --help)")
@@ -141,6 +146,10 @@ def _box(text: str) -> tuple[float, float, float, float]:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit code (see the module docstring)."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["profile"]:  # its own parser: edge_tracker/profiling/cli.py
+        from edge_tracker.profiling.cli import main as profile_main
+
+        return profile_main(argv[1:], prog="edge-tracker profile")
     if argv[:1] == ["eval"]:  # its own parser: edge_tracker/evaluation/cli.py
         from edge_tracker.evaluation.cli import main as eval_main
 

@@ -1,0 +1,61 @@
+"""What machine a figure came from: CPU, GPU and driver, Jetson release and power mode, library versions.
+
+Read without importing anything heavy: versions of libraries already loaded by the run, ``nvidia-smi``
+where present, ``/etc/nv_tegra_release`` and ``nvpmodel -q`` on a Jetson.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from edge_tracker import __version__
+
+
+def describe_machine() -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "cpu": cpu_name(), "cpu_count": os.cpu_count(), "machine": platform.machine(),
+        "platform": platform.platform(), "python": platform.python_version(), "numpy": np.__version__,
+        "opencv": cv2.__version__, "edge_tracker": __version__,
+    }
+    for module in ("onnxruntime", "torch", "tensorrt", "pycuda"):
+        if module in sys.modules:
+            info[module] = getattr(sys.modules[module], "__version__", "unknown")
+    gpu = _run(["nvidia-smi", "--query-gpu=name,driver_version", "--format=csv,noheader"])
+    if gpu:
+        name, _, driver = gpu.splitlines()[0].partition(",")
+        info["gpu"], info["gpu_driver"] = name.strip(), driver.strip()
+    release = Path("/etc/nv_tegra_release")
+    if release.is_file():
+        info["l4t"] = release.read_text(errors="replace").splitlines()[0].strip()
+        info["power_mode"] = _run(["nvpmodel", "-q"])
+    return info
+
+
+def cpu_name() -> str:
+    """The CPU's model name where Linux tells it (``platform.processor()`` is often just the arch there)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
+            for line in handle:
+                if line.lower().startswith(("model name", "hardware")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def _run(command: list[str]) -> str | None:
+    if shutil.which(command[0]) is None:
+        return None
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=5, check=False).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
