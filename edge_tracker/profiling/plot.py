@@ -33,7 +33,7 @@ def plot_profile(results, target_fps: float, path: Path, title: str = "") -> Pat
     bars.axhline(budget, color="red", linestyle="--", label=f"{target_fps:g} FPS ({budget:.1f} ms)")
     bars.set_ylabel("mean time per frame, ms")
     bars.set_title("per stage")
-    bars.legend(fontsize=8)
+    bars.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=3)
     bars.tick_params(axis="x", rotation=30)
     for result in results:
         trace.plot(result.stages.samples("frame"), label=f"{result.label} ({result.fps():.1f} FPS)", linewidth=1)

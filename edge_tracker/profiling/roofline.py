@@ -2,7 +2,8 @@
 
 Counted from the ONNX graphs, per phase: FLOPs (2 per multiply-add of Conv, ConvTranspose, MatMul
 and Gemm; 1 per output element of every other op) and bytes moved (weights once, plus every
-tensor a node writes, read back once, at the precision's element size). A frame's bound at a
+tensor a node writes, read back once, at the precision's element size; Q/DQ pairs and casts, which
+TensorRT fuses away, count for nothing). A frame's bound at a
 precision is ``1 / max(FLOPs / peak, bytes / bandwidth)``: no engine runs faster, and real ones
 run slower (kernel launches, the CPU's share, imperfect tensor-core use). It is a projection,
 printed and stored as one, never a measurement.
@@ -26,6 +27,8 @@ from edge_tracker.errors import InputError
 
 BYTES = {"fp32": 4, "fp16": 2, "int8": 1}
 MATRIX_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
+# TensorRT fuses these into their neighbours (Q/DQ into INT8 kernels, casts into FP16 ones): no pass over memory
+FUSED = ("QuantizeLinear", "DequantizeLinear", "Cast", "Identity")
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,7 @@ def graph_cost(path: str | Path, precision: str = "fp32") -> GraphCost:
     activations = 0.0
     for node in graph.node:
         out = shapes.get(node.output[0]) if node.output else None
-        if out is None:
+        if out is None or node.op_type in FUSED:
             continue
         elements = float(np.prod(out))
         activations += 2 * elements * element  # written once, read back once
