@@ -128,6 +128,22 @@ def check_output_file(path: Path, what: str | None = None, example: str = "out.j
         raise InputError(f"cannot write output '{what}': permission denied; choose a writable path")
 
 
+def probe_output_file(path: Path, what: str | None = None, example: str = "out.json") -> None:
+    """Like :func:`check_output_file`, and then open ``path`` for appending to prove it: root passes every
+    permission check, a read-only or vanished file system does not. A file created here is removed
+    again, an existing one is left as it was."""
+    check_output_file(path, what, example)
+    existed = path.exists()
+    try:
+        with open(path, "ab"):
+            pass
+    except OSError as err:
+        raise InputError(f"cannot write output '{what or path}': {err.strerror or err}; choose a writable "
+                         "path") from err
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
 def positive_int(text: str) -> int:
     """argparse type: a whole number >= 1, or argparse's usage error naming the text."""
     try:

@@ -9,27 +9,34 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
+import os
 import re
+import signal
 import sys
 from pathlib import Path
 
 from edge_tracker.command_line import (
-    check_output_file,
     logging_to_stderr,
     parse_or_exit_code,
     positive_int,
+    probe_output_file,
+    run_command,
     verbosity_options,
 )
 from edge_tracker.datasets.readers import load_sequence
-from edge_tracker.errors import EdgeTrackerError, InputError
+from edge_tracker.errors import InputError
 from edge_tracker.evaluation import peers
+from edge_tracker.evaluation.journal import Journal, SequenceFailure, journal_path, load_journal
 from edge_tracker.evaluation.run import (
+    Evaluation,
     environment,
     evaluate_many,
     frames_to_process,
     to_json,
     to_markdown,
+    tracker_settings,
 )
 from edge_tracker.backends import PRECISIONS
 from edge_tracker.names import TRACKERS
@@ -115,6 +122,9 @@ def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.Ar
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                         help="write every result (curves, predictions, machine) as JSON")
     parser.add_argument("--markdown", type=Path, default=None, metavar="OUT.md", help="write the tables")
+    parser.add_argument("--resume", action="store_true",
+                        help="skip the (tracker, sequence) results the journal of an earlier run holds (same "
+                             "labels, settings and --max-frames); needs --json or --markdown")
     return parser
 
 
@@ -123,35 +133,64 @@ def main(argv: list[str] | None = None, prog: str = "python -m edge_tracker.eval
     args = parse_or_exit_code(build_parser(prog), argv)
     if isinstance(args, int):
         return args
-    with logging_to_stderr(args.verbose, args.quiet), contextlib.ExitStack() as owned:
-        try:
-            sequences, trackers = _prepare(args, owned)
-        except EdgeTrackerError as err:
-            logger.error("%s", err)
-            return 2
-        print(_header(len(trackers), len(sequences)), flush=True)
-        try:
-            evaluation = evaluate_many(trackers, sequences, args.max_frames, progress=not args.quiet)
-        except EdgeTrackerError as err:
-            logger.error("evaluation stopped: %s", err)
-            return 1
-        except KeyboardInterrupt:
-            logger.error("interrupted; nothing written")
-            return 130
+    with logging_to_stderr(args.verbose, args.quiet):
+        return run_command(lambda: _cmd_eval(args), logger)
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    with contextlib.ExitStack() as owned:
+        sequences, unreadable, trackers, journal = _prepare(args, owned)  # InputError: exit 2, nothing written
+        print(_header(len(trackers), len(sequences) + len(unreadable)), flush=True)
+        done = {}
+        if args.resume:
+            done = load_journal(journal.path, {s.name: s for s in sequences}, tracker_settings(trackers),
+                                args.max_frames)
+            logger.info("--resume: %d of %d result(s) taken from %s", len(done), len(trackers) * len(sequences),
+                        journal.path)
+        evaluation = evaluate_many(trackers, sequences, args.max_frames, progress=not args.quiet, journal=journal,
+                                   done=done)
+        failed = tuple(SequenceFailure(label, name, reason) for label in trackers for name, reason in unreadable.items())
+        for failure in failed:
+            if journal is not None:
+                journal.failure(failure)
+        evaluation = dataclasses.replace(evaluation, sequences=evaluation.sequences + tuple(unreadable),
+                                         failures=evaluation.failures + failed)
+    return _report(args, evaluation, journal)
+
+
+def _report(args: argparse.Namespace, evaluation: Evaluation, journal: Journal | None) -> int:
+    """Write the reports (each whole or not at all), print the tables, and choose the exit code."""
     markdown = to_markdown(evaluation)
+    written = True
+    for path, text in ((args.json, lambda: to_json(evaluation) + "\n"), (args.markdown, lambda: markdown)):
+        if path is not None:
+            written = _write_whole(path, text()) and written
+    print(markdown, flush=True)
+    if evaluation.interrupted:
+        code = 130 if evaluation.interrupted == "Ctrl-C" else 128 + signal.Signals[evaluation.interrupted].value
+    else:
+        code = 0 if written and not evaluation.failures else 1
+    if journal is not None:
+        if code == 0 and evaluation.complete:
+            journal.path.unlink(missing_ok=True)
+        elif evaluation.results:
+            logger.warning("%d result(s) kept in %s: rerun the same command with --resume to skip them",
+                           len(evaluation.results), journal.path)
+    return code
+
+
+def _write_whole(path: Path, text: str) -> bool:
+    partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
     try:
-        if args.json is not None:
-            args.json.write_text(to_json(evaluation) + "\n")
-            logger.info("wrote %s", args.json)
-        if args.markdown is not None:
-            args.markdown.write_text(markdown)
-            logger.info("wrote %s", args.markdown)
+        partial.write_text(text)
+        os.replace(partial, path)
     except OSError as err:
-        logger.error("cannot write the results: %s", err)
-        print(markdown)
-        return 1
-    print(markdown)
-    return 0
+        partial.unlink(missing_ok=True)
+        logger.error("cannot write %s: %s; the results are in the journal and printed below", path,
+                     err.strerror or err)
+        return False
+    logger.info("wrote %s", path)
+    return True
 
 
 def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
@@ -160,16 +199,27 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
         raise InputError("nothing to evaluate: give --peers (e.g. --peers mil) and/or --ours NAME=EXPORT_DIR")
     for path, example in ((args.json, "eval.json"), (args.markdown, "eval.md")):
         if path is not None:
-            check_output_file(path, example=example)
-    sequences = []
+            probe_output_file(path, example=example)  # opened now: a bad destination costs no run
+    report = args.json or args.markdown
+    if args.resume and report is None:
+        raise InputError("--resume reads the journal kept beside --json/--markdown; give the same --json or "
+                         "--markdown as the run to resume")
+    sequences, unreadable = [], {}
     for folder in args.sequences:
         if not folder.is_dir():
             raise InputError(f"sequence folder {folder} does not exist (or is not a folder); give a folder in one "
                              "of the layouts edge_tracker reads (OTB, VOT, UAV123, GOT-10k, LaSOT, ...)")
-        sequence = load_sequence(folder)
-        frames_to_process(sequence, args.max_frames)  # refuses a sequence without any box
+        try:
+            sequence = load_sequence(folder)
+            frames_to_process(sequence, args.max_frames)  # refuses a sequence without any box
+        except InputError as err:  # bad ground truth, no frames: recorded, the other sequences still run
+            logger.error("sequence %s cannot be evaluated: %s", folder, err)
+            unreadable[folder.name] = f"InputError: {err}"
+            continue
         sequences.append(sequence)
-    names = [s.name for s in sequences]
+    if not sequences:
+        raise InputError(f"none of the {len(args.sequences)} sequence(s) can be read (see above); nothing to evaluate")
+    names = [s.name for s in sequences] + list(unreadable)
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise InputError(f"sequence name(s) {repeated} given more than once; give each sequence once")
@@ -201,7 +251,10 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
             logger.info("%s: %s export in %s (%s)", label, own.name, own.model, precision)
             trackers[label] = own
     trackers.update(peer_factories)
-    return sequences, trackers
+    journal = None
+    if report is not None:
+        journal = owned.enter_context(contextlib.closing(Journal(journal_path(report)).open(resume=args.resume)))
+    return sequences, unreadable, trackers, journal
 
 
 def _header(trackers: int, sequences: int) -> str:

@@ -35,6 +35,8 @@ import numpy as np
 from edge_tracker import __version__
 from edge_tracker.datasets.readers import Sequence
 from edge_tracker.errors import InputError
+from edge_tracker.evaluation.journal import Journal, SequenceFailure
+from edge_tracker.signals import interruption
 from edge_tracker.evaluation.metrics import (
     PRECISION_THRESHOLDS,
     SUCCESS_THRESHOLDS,
@@ -137,31 +139,46 @@ class Evaluation:
 
     trackers: tuple[str, ...]            # tracker labels, in the order given
     sequences: tuple[str, ...]           # sequence names, in the order given
-    results: tuple[SequenceResult, ...]  # one per (tracker, sequence), tracker-major
+    results: tuple[SequenceResult, ...]  # one per (tracker, sequence) that finished, tracker-major
     environment: dict[str, Any] = field(default_factory=dict)  # see environment()
     settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # label -> our trackers' model, params
+    failures: tuple[SequenceFailure, ...] = ()  # (tracker, sequence) pairs that failed, with the reason
+    interrupted: str | None = None  # "Ctrl-C", "SIGTERM", ... when the run was stopped before the end
+
+    @property
+    def complete(self) -> bool:
+        """Every tracker finished every sequence."""
+        return len(self.results) == len(self.trackers) * len(self.sequences)
 
     def result(self, tracker: str, sequence: str) -> SequenceResult:
-        """The result of ``tracker`` on ``sequence``."""
+        """The result of ``tracker`` on ``sequence`` (KeyError when it failed or did not run)."""
         for item in self.results:
             if item.tracker == tracker and item.name == sequence:
                 return item
         raise KeyError(f"no result for tracker {tracker!r} on sequence {sequence!r}")
 
     def summaries(self) -> dict[str, Summary]:
-        """``{tracker label: Summary}`` over all sequences (see ``metrics.aggregate``)."""
-        return {name: aggregate([r for r in self.results if r.tracker == name]) for name in self.trackers}
+        """``{tracker label: Summary}`` over the sequences each finished (see ``metrics.aggregate``)."""
+        return {name: aggregate([r for r in self.results if r.tracker == name]) for name in self.trackers
+                if any(r.tracker == name for r in self.results)}
 
 
 def evaluate_many(trackers: Mapping[str, TrackerFactory], sequences: SequenceOf[Sequence],
-                  max_frames: int | None = None, *, progress: bool = False) -> Evaluation:
+                  max_frames: int | None = None, *, progress: bool = False, journal: Journal | None = None,
+                  done: Mapping[tuple[str, str], SequenceResult] | None = None) -> Evaluation:
     """Every tracker over every sequence; ``trackers`` maps a label to a tracker factory.
+
+    A (tracker, sequence) that raises (an unreadable frame, a tracker error) is recorded as a
+    :class:`SequenceFailure` and the others go on; Ctrl-C or SIGTERM ends the run with what finished
+    (``Evaluation.interrupted``). Each result or failure goes to ``journal`` as it happens.
 
     Args:
         trackers: ``{label: factory}``, e.g. ``{"opencv-mil": peers.factory("mil")}``.
         sequences: the sequences, each name used once.
         max_frames: per sequence, at most this many frames (initialisation frame included).
         progress: show a tqdm bar over all frames on stderr.
+        journal: where each result is appended as it finishes (``journal.py``), or None.
+        done: results from an earlier run (``--resume``), ``{(label, sequence name): result}``: not run again.
     """
     if not trackers:
         raise InputError("no tracker to evaluate; give at least one")
@@ -175,17 +192,53 @@ def evaluate_many(trackers: Mapping[str, TrackerFactory], sequences: SequenceOf[
     total = len(trackers) * sum(frames_to_process(s, max_frames) for s in sequences)
     from tqdm import tqdm
 
-    results = []
+    settings = tracker_settings(trackers)
+    done = dict(done or {})
+    results, failures, interrupted = [], [], None
     with tqdm(total=total, unit="frame", disable=not progress, dynamic_ncols=True) as bar:
-        for label, factory in trackers.items():
-            for sequence in sequences:
-                bar.set_description(f"{label} on {sequence.name}")
-                result = evaluate(factory, sequence, max_frames, tracker=label, on_frame=lambda: bar.update(1))
-                logger.debug("%s on %s: AUC %.3f, P@20 %.3f, %.1f FPS", label, sequence.name, result.auc,
-                             result.precision20, result.fps)
-                results.append(result)
-    settings = {label: factory.settings() for label, factory in trackers.items() if hasattr(factory, "settings")}
-    return Evaluation(tuple(trackers), tuple(names), tuple(results), environment(), settings)
+        try:
+            for label, factory in trackers.items():
+                for sequence in sequences:
+                    bar.set_description(f"{label} on {sequence.name}")
+                    if (label, sequence.name) in done:
+                        results.append(done[(label, sequence.name)])
+                        bar.update(frames_to_process(sequence, max_frames))
+                        continue
+                    outcome = _evaluate_one(factory, sequence, max_frames, label, bar)
+                    if isinstance(outcome, SequenceFailure):
+                        failures.append(outcome)
+                        if journal is not None:
+                            journal.failure(outcome)
+                        continue
+                    results.append(outcome)
+                    if journal is not None:
+                        journal.result(outcome, settings[label], max_frames)
+        except KeyboardInterrupt as err:  # Ctrl-C, SIGTERM, SIGHUP: keep what finished
+            interrupted = interruption(err)[0]
+            logger.error("evaluation interrupted (%s) after %d of %d results", interrupted, len(results),
+                         len(trackers) * len(sequences))
+    return Evaluation(tuple(trackers), tuple(names), tuple(results), environment(),
+                      {label: s for label, s in settings.items() if s}, tuple(failures), interrupted)
+
+
+def tracker_settings(trackers: Mapping[str, TrackerFactory]) -> dict[str, dict[str, Any]]:
+    """``{label: settings}``: our trackers' model, backend, precision and parameters; ``{}`` for a peer."""
+    return {label: (factory.settings() if hasattr(factory, "settings") else {}) for label, factory in trackers.items()}
+
+
+def _evaluate_one(factory, sequence: Sequence, max_frames, label: str, bar) -> SequenceResult | SequenceFailure:
+    before = bar.n
+    try:
+        result = evaluate(factory, sequence, max_frames, tracker=label, on_frame=lambda: bar.update(1))
+    except Exception as err:  # noqa: BLE001 - one sequence's failure is recorded and reported; the others go on
+        reason = f"{type(err).__name__}: {err}"
+        logger.error("%s on %s failed: %s", label, sequence.name, reason)
+        logger.debug("%s on %s", label, sequence.name, exc_info=True)
+        bar.update(frames_to_process(sequence, max_frames) - (bar.n - before))
+        return SequenceFailure(label, sequence.name, reason)
+    logger.debug("%s on %s: AUC %.3f, P@20 %.3f, %.1f FPS", label, sequence.name, result.auc, result.precision20,
+                 result.fps)
+    return result
 
 
 def environment() -> dict[str, Any]:
@@ -233,18 +286,40 @@ def to_markdown(evaluation: Evaluation) -> str:
     lines = ["| tracker | AUC | P@20 | mean IoU | FPS | AUC (frames pooled) |",
              "|---|---:|---:|---:|---:|---:|"]
     for name in evaluation.trackers:
+        if name not in summaries:
+            lines.append(f"| {name} | failed | | | | |")
+            continue
         s = summaries[name]
         lines.append(f"| {name} | {_fmt(s.auc)} | {_fmt(s.precision20)} | {_fmt(s.mean_iou)} | {_fmt(s.fps, 1)} "
                      f"| {_fmt(s.pooled_auc)} |")
-    lines += ["", f"AUC, P@20 and mean IoU: mean over {len(evaluation.sequences)} sequence(s) of each sequence's "
+    finished = "" if evaluation.complete else " each tracker finished"
+    lines += ["", f"AUC, P@20 and mean IoU: mean over the {len(evaluation.sequences)} sequence(s){finished} of each sequence's "
               "value (OTB toolkit); AUC (frames pooled): all frames concatenated. FPS: frames tracked / "
               "seconds in track(), initialisation excluded.", "",
               "| sequence | frames | " + " | ".join(evaluation.trackers) + " |",
               "|---|---:|" + "---:|" * len(evaluation.trackers)]
+    failed = {(f.tracker, f.name) for f in evaluation.failures}
     for sequence in evaluation.sequences:
-        row = [evaluation.result(name, sequence) for name in evaluation.trackers]
-        lines.append(f"| {sequence} | {row[0].frames} | " + " | ".join(_fmt(r.auc) for r in row) + " |")
+        row = [_cell(evaluation, name, sequence, failed) for name in evaluation.trackers]
+        frames = next((r.frames for r in row if isinstance(r, SequenceResult)), None)
+        lines.append(f"| {sequence} | {'-' if frames is None else frames} | "
+                     + " | ".join(_fmt(r.auc) if isinstance(r, SequenceResult) else r for r in row) + " |")
+    if evaluation.failures:
+        lines += ["", f"{len(evaluation.failures)} failed (not in the means above):"]
+        lines += [f"- {f.tracker} on {f.name}: {f.reason}" for f in evaluation.failures]
+    if not evaluation.complete:
+        missing = len(evaluation.trackers) * len(evaluation.sequences) - len(evaluation.results)
+        why = f"interrupted ({evaluation.interrupted})" if evaluation.interrupted else "failures above"
+        lines += ["", f"INCOMPLETE: {missing} of {len(evaluation.trackers) * len(evaluation.sequences)} "
+                      f"(tracker, sequence) results missing ({why})."]
     return "\n".join(lines) + "\n"
+
+
+def _cell(evaluation: Evaluation, tracker: str, sequence: str, failed: set):
+    try:
+        return evaluation.result(tracker, sequence)
+    except KeyError:
+        return "failed" if (tracker, sequence) in failed else "not run"
 
 
 def _plain(value):
@@ -273,9 +348,12 @@ def to_json(evaluation: Evaluation, indent: int | None = None) -> str:
         "environment": evaluation.environment,
         "settings": evaluation.settings,
         "thresholds": {"success_iou": SUCCESS_THRESHOLDS, "precision_px": PRECISION_THRESHOLDS},
+        "complete": evaluation.complete,
+        "interrupted": evaluation.interrupted,
         "summaries": [{k: getattr(summaries[name], k) for k in summaries[name].__dataclass_fields__}
-                      for name in evaluation.trackers],
+                      for name in evaluation.trackers if name in summaries],
         "results": [{k: getattr(r, k) for k in r.__dataclass_fields__ if k not in ("ious", "center_errors")}
                     for r in evaluation.results],
+        "failures": [{"tracker": f.tracker, "sequence": f.name, "reason": f.reason} for f in evaluation.failures],
     }
     return json.dumps(_plain(document), indent=indent, allow_nan=False)

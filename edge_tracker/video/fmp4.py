@@ -16,8 +16,9 @@ Boxes are written big-endian as the standard lays them out; sizes are 32-bit (a 
 
 from __future__ import annotations
 
-import os
 import struct
+
+from edge_tracker.video.containers import AppendOnlyVideo
 
 TIMESCALE = 90_000  # ticks per second: 29.97 FPS is exactly 3003 ticks per frame
 TRACK_ID = 1
@@ -80,62 +81,15 @@ def fragment(sequence: int, decode_time: int, duration: int, sample: bytes) -> b
     return moof + struct.pack(">I4s", 8 + len(sample), b"mdat") + sample
 
 
-class FragmentedMp4Writer:
-    """Append JPEG frames to a fragmented MP4 file; every ``write`` reaches the OS before it returns.
+class FragmentedMp4Writer(AppendOnlyVideo):
+    """Append JPEG frames to a fragmented MP4 file (see :class:`AppendOnlyVideo` for the guarantees)."""
 
-    Args:
-        path: the file, created (or truncated) by :meth:`open`.
-        width, height: frame size in pixels (every frame has it).
-        fps: frames per second (constant frame rate).
-        sync_every: ``fsync`` after this many frames (0: never; the OS writes back on its own).
-    """
+    def header(self) -> bytes:
+        return init_segment(self.width, self.height)
 
-    def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float, sync_every: int = 0):
-        self.path = os.fspath(path)
-        self.width, self.height = int(width), int(height)
-        self.duration = max(1, round(TIMESCALE / fps))
-        self.sync_every = int(sync_every)
-        self.frames = 0
-        self.bytes_written = 0
-        self._fd: int | None = None
+    def frame_bytes(self, jpeg: bytes) -> bytes:
+        return fragment(self.frames + 1, self.frames * self.duration, self.duration, jpeg)
 
-    def open(self) -> FragmentedMp4Writer:
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-        try:
-            self._write_all(init_segment(self.width, self.height))
-        except OSError:
-            self.close()
-            raise
-        return self
-
-    def write(self, jpeg: bytes) -> None:
-        """Append one frame (a JPEG file's bytes); OSError (e.g. ENOSPC) when the disk refuses it.
-
-        A fragment the disk took only part of is cut off again, so the file ends on a whole frame.
-        """
-        data = fragment(self.frames + 1, self.frames * self.duration, self.duration, jpeg)
-        whole = self.bytes_written
-        try:
-            self._write_all(data)
-        except OSError:
-            try:
-                os.ftruncate(self._fd, whole)
-                self.bytes_written = whole
-            except OSError:  # the fragment's head may stay; a reader stops at it
-                pass
-            raise
-        self.frames += 1
-        if self.sync_every and self.frames % self.sync_every == 0:
-            os.fsync(self._fd)
-
-    def _write_all(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            count = os.write(self._fd, view)
-            view = view[count:]
-            self.bytes_written += count
-
-    def close(self) -> None:
-        if self._fd is not None:
-            fd, self._fd = self._fd, None
-            os.close(fd)
+    @property
+    def duration(self) -> int:
+        return max(1, round(TIMESCALE / self.fps))

@@ -119,10 +119,10 @@ def draw_result(image: np.ndarray, result: Mapping, color: tuple[int, int, int] 
 class VideoSink(FrameSink):
     """A video file with the result drawn on every frame; what was written survives a kill.
 
-    ``.mp4``: Motion JPEG in a fragmented MP4, one fragment per frame (``writers.py``, ``fmp4.py``);
-    ``.avi``/``.mkv``: MJPG through OpenCV's FFmpeg writer. Either way a killed process leaves a file
-    that decodes up to its last frames (at most about a second lost), and a failed write (a full
-    disk) ends the sink with an InputError naming the file and the frames it holds.
+    Motion JPEG in a fragmented MP4 (``.mp4``), Matroska (``.mkv``) or AVI (``.avi``), written
+    append-only, a frame per write (``writers.py``): a killed process leaves a file that decodes up
+    to its last frame, and a failed write (a full disk) ends the sink with an InputError naming the
+    file and the frames it holds (it ends on a whole frame).
 
     The writer is created on the first frame, from its size; every later frame must have that size.
 
@@ -174,11 +174,9 @@ class VideoSink(FrameSink):
 
     def _fail(self, err: OSError):
         self.failure = err.strerror or str(err)
-        held = f"{self.frames_written} frames" if self.spec.path.suffix.lower() == ".mp4" else \
-            f"up to {self.frames_written} frames (the last few may be missing: OpenCV buffers them)"
         raise InputError(f"writing {self.name} failed at frame {self.frames_written}: {self.failure}. The "
-                         f"file holds {held} and stays readable; free disk space or write to another "
-                         "path.") from err
+                         f"file holds {self.frames_written} frames and stays readable; free disk space or write "
+                         "to another path.") from err
 
     def _close(self) -> None:
         if self._writer is not None:
@@ -241,7 +239,7 @@ class JsonlSink(FrameSink):
             else:
                 self._write_all(line.encode("utf-8"))
         except OSError as err:
-            self.failure = f"{type(err).__name__}: {err.strerror or err}"
+            self.failure = err.strerror or str(err)
             self._restore_last_line()
             raise InputError(
                 f"writing results to {self.name} failed after {self.frames_written} complete lines "
