@@ -62,7 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "where one ships (edge_tracker/checkpoints), else random weights (loudly)")
     weights.add_argument("--random-weights", action="store_true",
                          help="export seeded random weights even where a demo checkpoint ships (pipeline checks)")
-    onnx.add_argument("--out", type=Path, required=True, help="output folder for the .onnx files and manifest")
+    onnx.add_argument("--out", type=Path, required=True,
+                      help="output folder for the .onnx files and manifest: new or empty (written into a temporary "
+                           "folder beside it and renamed at the end)")
+    onnx.add_argument("--force", action="store_true",
+                      help="replace the previous export in --out (never other files: those are refused)")
     onnx.add_argument("--seed", type=int, default=0, help="seed of the random weights")
 
     imports = commands.add_parser(
@@ -104,7 +108,7 @@ def _cmd_onnx(args: argparse.Namespace) -> int:
     if args.checkpoint is None:
         logger.warning("%s", RANDOM_WEIGHTS_WARNING)
     manifest = export_tracker(args.tracker, args.out, checkpoint=args.checkpoint, seed=args.seed,
-                              progress=not args.quiet)
+                              progress=not args.quiet, force=args.force)
     print(f"{args.tracker}: {len(manifest['phases'])} phases -> {args.out} "
           f"(opset {manifest['opset']}, weights: {manifest['source']['weights']})")
     for phase in manifest["phases"]:

@@ -9,6 +9,8 @@ benchmark weights: train on GOT-10k/LaSOT with ``python -m training`` for real u
   cache (``$EDGE_TRACKER_CACHE``, else ``$XDG_CACHE_HOME/edge_tracker``, else
   ``~/.cache/edge_tracker``) and reused while the checkpoint's sha256 is unchanged. Building it
   needs torch (the ``export`` extra); a device without torch is given an export folder instead.
+  A cached entry that fails its checks (a malformed manifest, a missing or changed graph) is
+  rebuilt with a warning: the user never made it, so "re-run the export" is no advice for them.
 
 ``python -m edge_tracker.demo`` (``make demo``) generates a clip and tracks it: ``__main__.py``.
 """
@@ -21,7 +23,7 @@ import shutil
 from pathlib import Path
 
 from edge_tracker.errors import InputError, MissingDependencyError
-from edge_tracker.manifest import MANIFEST_NAME, sha256_file
+from edge_tracker.manifest import MANIFEST_NAME, read_manifest, sha256_file, variant_file
 from edge_tracker.names import DEFAULT_TRACKER
 
 logger = logging.getLogger("edge_tracker.demo")
@@ -58,6 +60,8 @@ def demo_export(tracker: str, precision: str = "fp32", progress: bool = False) -
     checkpoint = demo_checkpoint(tracker)
     digest = sha256_file(checkpoint)
     target = cache_dir() / "demo" / f"{tracker}-{digest[:12]}"
+    if target.exists():
+        _drop_if_damaged(target, tracker, precision)
     if not (target / MANIFEST_NAME).is_file():
         logger.warning("first use of the %s demo checkpoint: exporting it to ONNX into %s (once)", tracker, target)
         partial = target.with_name(f"{target.name}.partial-{os.getpid()}")
@@ -81,9 +85,25 @@ def demo_export(tracker: str, precision: str = "fp32", progress: bool = False) -
 DEMO_CALIBRATION_SIZE = 120  # images per every-frame phase of the demo's calibration set
 
 
-def _has_variant(folder: Path, precision: str) -> bool:
-    from edge_tracker.manifest import read_manifest
+def _drop_if_damaged(target: Path, tracker: str, precision: str) -> None:
+    """Remove a cached demo export that fails its checks, with a warning, so that it is built again."""
+    try:
+        manifest = read_manifest(target)  # the schema, and every graph against its sha256
+        for phase in manifest["phases"]:
+            if precision in (phase.get("variants") or {}):
+                variant_file(target, phase, precision)
+    except InputError as err:
+        logger.warning("the cached %s demo export in %s is damaged (%s); rebuilding it", tracker, target, err)
+        aside = target.with_name(f"{target.name}.damaged-{os.getpid()}")
+        try:
+            target.rename(aside)  # a reader in another process sees the old entry or none, never half
+        except OSError as rename_error:
+            raise InputError(f"the cached {tracker} demo export in {target} is damaged ({err}) and cannot be "
+                             f"moved aside ({rename_error.strerror}); delete {target} and run again") from err
+        shutil.rmtree(aside, ignore_errors=True)
 
+
+def _has_variant(folder: Path, precision: str) -> bool:
     phases = read_manifest(folder, verify=False)["phases"]
     return all(precision in (phase.get("variants") or {}) for phase in phases)
 
