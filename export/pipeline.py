@@ -182,7 +182,7 @@ def _temporary_dir(out_dir: Path) -> Path:
         shutil.rmtree(temporary, ignore_errors=True)  # left by a killed run of this process id
         temporary.mkdir()
     except OSError as err:
-        raise InputError(f"cannot write to the output folder {out_dir.parent}: {err.strerror or err}. Choose "
+        raise InputError(f"cannot write to output folder {out_dir.parent}: {err.strerror or err}. Choose "
                          "another --out.") from err
     return temporary
 

@@ -62,3 +62,19 @@ def test_bad_arguments_exit_non_zero(capsys):
         real_crop_parity.main(["--checkpoint", "net.safetensors"])  # every tracker, one checkpoint
     assert exit_info.value.code == 2
     assert "--checkpoint and --onnx hold one tracker" in capsys.readouterr().err
+
+
+def test_soak_smoke_samples_memory_and_descriptors(exports, capsys):
+    """The soak benchmark's live-source loop on an existing export: 40 frames, start/end/max of RSS and FDs."""
+    from benchmarks import soak
+
+    _, onnx_dir = exports("scs-siam")
+    assert soak.main(["--smoke", "--model", str(onnx_dir), "--camera-fps", "60"]) == 0
+    out = capsys.readouterr().out
+    row = re.search(rf"^scs-siam +40 +{NUMBER} +(\d+) +{NUMBER} / +{NUMBER} / +{NUMBER} \(([-+]\d+\.\d)\) +"
+                    r"(\d+) / +(\d+) / +(\d+) +pass$", out, re.MULTILINE)
+    assert row, out
+    _, dropped, start, end, peak, growth, fd_start, fd_end, fd_peak = row.groups()
+    assert 0 < float(start) <= float(peak) and float(end) <= float(peak)
+    assert float(growth) < 5.0 and int(fd_end) <= int(fd_start) <= int(fd_peak)
+    assert int(dropped) >= 0
