@@ -54,7 +54,7 @@ TENSORRT_HINT = ("TensorRT engines need TensorRT's Python package: on a Jetson i
 
 def build(tracker: str, out: Path, *, checkpoint: Path | None = None, onnx_dir: Path | None = None,
           precisions=PRECISIONS, calib: Path | None = None, sources=(), calib_size: int = 500,
-          progress: bool = True, sensitivity: bool = True) -> dict[str, Any]:
+          progress: bool = True, sensitivity: bool = True, force: bool = False) -> dict[str, Any]:
     """Stages 1-3 of the module docstring; returns the manifest. Engines: :func:`engines_available`."""
     precisions = _check_precisions(precisions)
     need_calibration = any(p != "fp32" for p in precisions)
@@ -62,7 +62,10 @@ def build(tracker: str, out: Path, *, checkpoint: Path | None = None, onnx_dir: 
         raise InputError(f"--precision {','.join(precisions)} needs a calibration set: give --calib DIR (from "
                          "`python -m calibration build`) or SOURCE sequences/videos to build one from")
     calibration_sources = _parse_sources(sources) if calib is None else []
-    manifest = _fp32(tracker, out, checkpoint, onnx_dir, progress)
+    if calib is not None and onnx_dir is None and Path(calib).resolve().is_relative_to(out.resolve()):
+        raise InputError(f"--calib {calib} lies inside --out {out}, which a new export replaces whole; move the "
+                         f"set out of it, or pass --onnx {out} to keep the export")
+    manifest = _fp32(tracker, out, checkpoint, onnx_dir, progress, force)
     if not need_calibration:
         return manifest
     calibration = _calibration(manifest, out, calib, calibration_sources, calib_size, progress)
@@ -103,11 +106,11 @@ def _parse_sources(sources) -> list:
     return [parse_source(str(text)) for text in sources]  # every source checked before any work
 
 
-def _fp32(tracker: str, out: Path, checkpoint, onnx_dir, progress: bool) -> dict[str, Any]:
+def _fp32(tracker: str, out: Path, checkpoint, onnx_dir, progress: bool, force: bool) -> dict[str, Any]:
     if onnx_dir is None:
         from export.pipeline import export_tracker
 
-        return export_tracker(tracker, out, checkpoint=checkpoint, progress=progress)
+        return export_tracker(tracker, out, checkpoint=checkpoint, progress=progress, force=force)
     manifest = read_manifest(onnx_dir)  # verifies every file against its sha256
     if manifest["tracker"] != tracker:
         raise InputError(f"--onnx {onnx_dir} holds a '{manifest['tracker']}' export, not '{tracker}'")

@@ -43,6 +43,8 @@ def add_build_parser(commands) -> argparse.ArgumentParser:
     build.add_argument("--calib-size", type=int, default=500, metavar="N",
                        help="images per every-frame phase in a calibration set built here (default 500)")
     build.add_argument("--out", type=Path, required=True, help="folder for the graphs, manifest and engines")
+    build.add_argument("--force", action="store_true",
+                       help="replace a previous export or build in --out (never other files)")
     build.add_argument("--graphs-only", action="store_true",
                        help="stop after the precision graphs (success without TensorRT)")
     build.add_argument("--no-sensitivity", action="store_true",
@@ -64,7 +66,8 @@ def cmd_build(args: argparse.Namespace) -> int:
         logger.info("no --checkpoint: building the %s demo checkpoint %s", args.tracker, checkpoint)
     manifest = build(args.tracker, args.out, checkpoint=checkpoint, onnx_dir=args.onnx,
                      precisions=args.precision.split(","), calib=args.calib, sources=args.sources,
-                     calib_size=args.calib_size, progress=not args.quiet, sensitivity=not args.no_sensitivity)
+                     calib_size=args.calib_size, progress=not args.quiet, sensitivity=not args.no_sensitivity,
+                     force=args.force)
     print(report(manifest))
     if args.graphs_only:
         return 0
