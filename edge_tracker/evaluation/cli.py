@@ -38,7 +38,7 @@ from edge_tracker.evaluation.run import (
     to_markdown,
     tracker_settings,
 )
-from edge_tracker.backends import PRECISIONS
+from edge_tracker.backends import BACKENDS, PRECISIONS
 from edge_tracker.names import TRACKERS
 from edge_tracker.session import Session
 
@@ -73,6 +73,16 @@ def _label_param(text: str) -> tuple[str, str, str]:
     if not sep or not eq or not label.strip() or not key.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not LABEL:KEY=VALUE, e.g. aff-atom:refine=false")
     return label.strip(), key.strip(), value.strip()
+
+
+def _choice_list(choices):
+    def parse(text: str) -> list[str]:
+        names = [p.strip().lower() for p in text.split(",") if p.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{text!r}: unknown {unknown}; choose from {','.join(choices)}")
+        return list(dict.fromkeys(names))
+    return parse
 
 
 def _precision_list(text: str) -> list[str]:
@@ -122,6 +132,12 @@ def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.Ar
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                         help="write every result (curves, predictions, machine) as JSON")
     parser.add_argument("--markdown", type=Path, default=None, metavar="OUT.md", help="write the tables")
+    parser.add_argument("--plots", type=Path, default=None, metavar="DIR",
+                        help="write OTB-style success.png and precision.png into DIR (matplotlib)")
+    parser.add_argument("--backend", type=_choice_list(list(BACKENDS)), default=["ort"], metavar="LIST",
+                        help="backend(s) of our trackers, comma-separated from ort,torch,trt (default ort); with "
+                             "several, labels get the backend")
+    parser.add_argument("--device", default="cpu", help="device of our trackers: cpu (default), cuda, cuda:N")
     parser.add_argument("--resume", action="store_true",
                         help="skip the (tracker, sequence) results the journal of an earlier run holds (same "
                              "labels, settings and --max-frames); needs --json or --markdown")
@@ -166,6 +182,15 @@ def _report(args: argparse.Namespace, evaluation: Evaluation, journal: Journal |
         if path is not None:
             written = _write_whole(path, text()) and written
     print(markdown, flush=True)
+    if args.plots is not None and evaluation.results:
+        from edge_tracker.evaluation.plots import plot_evaluation
+
+        try:
+            for path in plot_evaluation(evaluation, args.plots):
+                logger.info("wrote %s", path)
+        except OSError as err:
+            logger.error("cannot write the plots into %s: %s", args.plots, err)
+            written = False
     if evaluation.interrupted:
         code = 130 if evaluation.interrupted == "Ctrl-C" else 128 + signal.Signals[evaluation.interrupted].value
     else:
@@ -197,6 +222,8 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
     """Check every input and load every tracker, before anything runs; InputError on the first problem."""
     if not args.ours and not args.peers:
         raise InputError("nothing to evaluate: give --peers (e.g. --peers mil) and/or --ours NAME=EXPORT_DIR")
+    if args.plots is not None and args.plots.exists() and not args.plots.is_dir():
+        raise InputError(f"--plots {args.plots} is a file; give a folder for success.png and precision.png")
     for path, example in ((args.json, "eval.json"), (args.markdown, "eval.md")):
         if path is not None:
             probe_output_file(path, example=example)  # opened now: a bad destination costs no run
@@ -243,13 +270,16 @@ def _prepare(args: argparse.Namespace, owned: contextlib.ExitStack):
             raise InputError(f"--ours {name}={folder}: no such export folder; make one with `python -m export onnx "
                              f"--tracker NAME --checkpoint FILE --out {folder}`")
         texts = {key: value for label, key, value in args.params if label == name}
-        for precision in args.precision:
-            label = name if len(args.precision) == 1 else f"{name}-{precision}"
-            # with the parameters its checkpoint recommends, if any, then this label's --param values
-            own = owned.enter_context(Session(folder, tracker=demo, device="cpu", precision=precision,
-                                              param_texts=texts))
-            logger.info("%s: %s export in %s (%s)", label, own.name, own.model, precision)
-            trackers[label] = own
+        for backend in args.backend:
+            for precision in args.precision:
+                parts = [name] + ([backend] if len(args.backend) > 1 else []) + \
+                    ([precision] if len(args.precision) > 1 else [])
+                label = "-".join(parts)
+                # with the parameters its checkpoint recommends, if any, then this label's --param values
+                own = owned.enter_context(Session(folder, tracker=demo, backend=backend, device=args.device,
+                                                  precision=precision, param_texts=texts))
+                logger.info("%s: %s export in %s (%s, %s)", label, own.name, own.model, backend, precision)
+                trackers[label] = own
     trackers.update(peer_factories)
     journal = None
     if report is not None:

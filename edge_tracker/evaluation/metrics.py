@@ -48,6 +48,9 @@ PRECISION_THRESHOLDS: np.ndarray = np.arange(0.0, 51.0)
 """Centre-error thresholds of the precision curve, pixels (OTB: ``0:50``); a frame passes when error <= t."""
 
 PRECISION_AT = 20
+# LaSOT's normalised precision: centre error in units of the ground-truth box's width and height,
+# curve over 0, 0.01, ..., 0.5, its AUC the score (robust to the target's size and the image's).
+NORM_PRECISION_THRESHOLDS = np.linspace(0.0, 0.5, 51)
 """The threshold reported as P@20, pixels (an index into :data:`PRECISION_THRESHOLDS`)."""
 
 for _array in (SUCCESS_THRESHOLDS, PRECISION_THRESHOLDS):
@@ -121,6 +124,30 @@ def center_error(predictions, ground_truth) -> np.ndarray:
     return values
 
 
+def normalized_center_error(predictions, ground_truth) -> np.ndarray:
+    """``[N]`` centre error with x divided by the ground truth's width and y by its height (LaSOT).
+
+    NaN where the ground truth is absent or has no area; ``inf`` where the prediction failed.
+    """
+    pred, gt = _pair(predictions, ground_truth)
+    failed = _failed(pred)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dx = ((pred[:, 0] + pred[:, 2] / 2.0) - (gt[:, 0] + gt[:, 2] / 2.0)) / gt[:, 2]
+        dy = ((pred[:, 1] + pred[:, 3] / 2.0) - (gt[:, 1] + gt[:, 3] / 2.0)) / gt[:, 3]
+        values = np.where(failed, np.inf, np.hypot(dx, dy))
+    values[~np.isfinite(gt).all(axis=1) | (gt[:, 2] <= 0) | (gt[:, 3] <= 0)] = np.nan
+    return values
+
+
+def normalized_precision_curve(errors) -> np.ndarray:
+    """``[51]`` fraction of frames with normalised centre error <= each of NORM_PRECISION_THRESHOLDS."""
+    values = np.asarray(errors, dtype=np.float64).ravel()
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return np.full(len(NORM_PRECISION_THRESHOLDS), np.nan)
+    return (values[:, None] <= NORM_PRECISION_THRESHOLDS[None, :]).mean(axis=0)
+
+
 # --------------------------------------------------------------------------------------------------
 # Curves
 # --------------------------------------------------------------------------------------------------
@@ -186,6 +213,8 @@ class SequenceResult:
     frames_tracked: int = 0     # track() calls (frames processed minus the initialisation frame)
     init_seconds: float = math.nan   # wall time of the initialize() call, s
     track_seconds: float = math.nan  # total wall time of the track() calls, s
+    norm_precision: float = math.nan  # AUC of the normalised precision curve (LaSOT), 0..1
+    norm_curve: np.ndarray | None = None  # [51] over NORM_PRECISION_THRESHOLDS
 
     @classmethod
     def from_boxes(cls, name: str, predictions, ground_truth, *, tracker: str = "", first_frame: int = 0,
@@ -201,13 +230,15 @@ class SequenceResult:
         keep = ~np.isnan(ious_all)
         ious, errors = ious_all[keep], errors_all[keep]
         success, precision = success_curve(ious), precision_curve(errors)
+        norm_curve = normalized_precision_curve(normalized_center_error(predictions, ground_truth)[keep])
         fps = frames_tracked / track_seconds if frames_tracked > 0 and track_seconds > 0 else math.nan
         return cls(name=name, tracker=tracker, frames=int(keep.sum()), auc=_mean(success),
                    precision20=float(precision[PRECISION_AT]), mean_iou=_mean(ious), fps=float(fps),
                    success=_frozen(success), precision=_frozen(precision), ious=_frozen(ious),
                    center_errors=_frozen(errors), predictions=_frozen(_as_boxes(predictions, "predictions")),
                    first_frame=int(first_frame), frames_tracked=int(frames_tracked),
-                   init_seconds=float(init_seconds), track_seconds=float(track_seconds))
+                   init_seconds=float(init_seconds), track_seconds=float(track_seconds),
+                   norm_precision=_mean(norm_curve), norm_curve=_frozen(norm_curve))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -241,6 +272,7 @@ class Summary:
     precision: np.ndarray        # [51] mean of the per-sequence precision curves
     pooled_success: np.ndarray   # [21] success curve of all frames concatenated
     pooled_precision: np.ndarray  # [51] precision curve of all frames concatenated
+    norm_precision: float = math.nan  # mean over sequences of the per-sequence normalised precision AUC
 
 
 def aggregate(results: SequenceOf[SequenceResult], tracker: str | None = None) -> Summary:
@@ -277,4 +309,5 @@ def aggregate(results: SequenceOf[SequenceResult], tracker: str | None = None) -
         pooled_auc=_mean(pooled_success), pooled_precision20=float(pooled_precision[PRECISION_AT]),
         pooled_mean_iou=_mean(ious), fps=tracked / seconds if tracked > 0 and seconds > 0 else math.nan,
         success=_frozen(success), precision=_frozen(precision), pooled_success=_frozen(pooled_success),
-        pooled_precision=_frozen(pooled_precision))
+        pooled_precision=_frozen(pooled_precision),
+        norm_precision=_mean(np.array([r.norm_precision for r in scored if math.isfinite(r.norm_precision)])))

@@ -283,18 +283,18 @@ def _fmt(value: float, digits: int = 3) -> str:
 def to_markdown(evaluation: Evaluation) -> str:
     """Two Markdown tables: per tracker (AUC, P@20, mean IoU, FPS), then AUC per sequence."""
     summaries = evaluation.summaries()
-    lines = ["| tracker | AUC | P@20 | mean IoU | FPS | AUC (frames pooled) |",
-             "|---|---:|---:|---:|---:|---:|"]
+    lines = ["| tracker | AUC | P@20 | mean IoU | FPS | AUC (frames pooled) | norm. precision |",
+             "|---|---:|---:|---:|---:|---:|---:|"]
     for name in evaluation.trackers:
         if name not in summaries:
-            lines.append(f"| {name} | failed | | | | |")
+            lines.append(f"| {name} | failed | | | | | |")
             continue
         s = summaries[name]
         lines.append(f"| {name} | {_fmt(s.auc)} | {_fmt(s.precision20)} | {_fmt(s.mean_iou)} | {_fmt(s.fps, 1)} "
-                     f"| {_fmt(s.pooled_auc)} |")
+                     f"| {_fmt(s.pooled_auc)} | {_fmt(s.norm_precision)} |")
     finished = "" if evaluation.complete else " each tracker finished"
     lines += ["", f"AUC, P@20 and mean IoU: mean over the {len(evaluation.sequences)} sequence(s){finished} of each sequence's "
-              "value (OTB toolkit); AUC (frames pooled): all frames concatenated. FPS: frames tracked / "
+              "value (OTB toolkit); AUC (frames pooled): all frames concatenated; norm. precision: LaSOT's normalised precision (AUC over 0-0.5 box sizes). FPS: frames tracked / "
               "seconds in track(), initialisation excluded.", "",
               "| sequence | frames | " + " | ".join(evaluation.trackers) + " |",
               "|---|---:|" + "---:|" * len(evaluation.trackers)]
