@@ -45,6 +45,9 @@ def add_build_parser(commands) -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, required=True, help="folder for the graphs, manifest and engines")
     build.add_argument("--force", action="store_true",
                        help="replace a previous export or build in --out (never other files)")
+    build.add_argument("--engines", type=Path, default=None, metavar="DIR",
+                       help="engine cache to fill (default: $EDGE_TRACKER_ENGINES, else the user cache, which "
+                            "edge-tracker track --backend trt reads)")
     build.add_argument("--graphs-only", action="store_true",
                        help="stop after the precision graphs (success without TensorRT)")
     build.add_argument("--no-sensitivity", action="store_true",
@@ -74,10 +77,31 @@ def cmd_build(args: argparse.Namespace) -> int:
     if not engines_available():
         logger.error("%s", TENSORRT_HINT)
         return EXIT_NO_TENSORRT
-    from edge_tracker.errors import ExportError
+    return build_engines(args.out, manifest.get("precisions", ["fp32"]), args.engines)
 
-    raise ExportError("TensorRT is installed, but this version of edge_tracker builds no engines yet (issue 12); "
-                      "use --graphs-only and run the graphs on ONNX Runtime")
+
+def build_engines(out: Path, precisions, engine_dir: Path | None) -> int:
+    """Stage 4: a TensorRT engine per phase and precision, on this machine's GPU, into the engine cache
+    that ``edge-tracker track --backend trt`` reads (``$EDGE_TRACKER_ENGINES``, else the user cache)."""
+    from edge_tracker.backends.tensorrt import CudaDevice
+    from edge_tracker.backends.trt_loader import check_available, default_engine_dir
+    from export.tensorrt import BuildOptions, DeviceInfo, EngineCache
+    from export.tensorrt.engines import engines_for_export
+
+    trt, cuda = check_available("the engine step of python -m export build",
+                                "Run it with --graphs-only to keep the ONNX graphs without engines")
+    gpu = CudaDevice(0, cuda).open()
+    try:
+        device = DeviceInfo(gpu.name, gpu.compute_capability, trt.__version__)
+        cache = EngineCache(engine_dir if engine_dir is not None else default_engine_dir())
+        for precision in precisions:
+            tracker, engines = engines_for_export(out, precision, cache, device, BuildOptions(), trt=trt)
+            print(f"  engines {precision:<5} " + ", ".join(f"{phase}: {entry.plan_path.name}"
+                                                          for phase, entry in engines.items())
+                  + f"  ({device.name}, TensorRT {trt.__version__}, cache {cache.root})")
+    finally:
+        gpu.close()
+    return 0
 
 
 def report(manifest: dict) -> str:
