@@ -84,7 +84,7 @@ def _model_options() -> argparse.ArgumentParser:
                        help="graph precision to run (default fp32; fp16/int8 need a built variant)")
     model.add_argument("--tracker", choices=TRACKERS, default=None,
                        help="tracker the model must be; default: the one the model records")
-    model.add_argument("--device", choices=DEVICES, default="auto",
+    model.add_argument("--device", type=_device, default="auto", metavar="{auto,cpu,cuda,cuda:N}",
                        help="auto (default): CUDA where the backend has it, else CPU")
     model.add_argument("--param", action="append", default=[], type=key_value, metavar="KEY=VALUE",
                        dest="params", help="override a tracking parameter (repeatable), e.g. "
@@ -126,6 +126,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="accuracy (success AUC, precision@20) and FPS on annotated sequences, beside "
                              "OpenCV's KCF/CSRT/MIL/NanoTrack (edge-tracker eval --help)")
     return parser
+
+
+def _device(text: str) -> str:
+    if text in DEVICES or re.fullmatch(r"cuda:\d+", text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r} is not a device: auto, cpu, cuda or cuda:N (GPU N)")
 
 
 def _box(text: str) -> tuple[float, float, float, float]:

@@ -83,7 +83,12 @@ class Session:
 
     def new_tracker(self):
         """A fresh tracker on the session's runners (trackers keep their state, runners are shared)."""
-        preprocessor = self._preprocessor() if self._preprocessor is not None else None
+        if self._preprocessor is not None:
+            preprocessor = self._preprocessor()
+        elif hasattr(self.loaded, "preprocessor"):  # a GPU backend cuts crops on its own device and stream
+            preprocessor = self.loaded.preprocessor()
+        else:
+            preprocessor = None
         return build_tracker(self.name, self.loaded.runners, self.params, preprocessor)
 
     __call__ = new_tracker  # a Session is a tracker factory (``edge_tracker.evaluation.run``)

@@ -11,6 +11,7 @@ with ``__cuda_array_interface__``) without a host copy, can leave its outputs on
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,17 +32,17 @@ class TorchRunner(Runner):
     def __init__(self, phase, device: str = "cpu") -> None:
         super().__init__(phase.name)
         self.torch = require("torch")
-        if device not in DEVICES:
-            raise InputError(f"device must be one of {list(DEVICES)}, got {device!r}")
+        if device not in DEVICES and not re.fullmatch(r"cuda:\d+", device):
+            raise InputError(f"device must be one of {list(DEVICES)} or cuda:N, got {device!r}")
         if device == "auto":
             device = "cuda" if self.torch.cuda.is_available() else "cpu"
-        if device == "cuda" and not self.torch.cuda.is_available():
+        if device.startswith("cuda") and not self.torch.cuda.is_available():
             raise InputError("device 'cuda' asked for, but torch sees no CUDA GPU; use device 'cpu'")
         self.phase = phase
         self.device = device
         # on CUDA the work is asynchronous: time it with events, read device inputs in place
-        self.timing = "cuda_events" if device == "cuda" else "host"
-        self.accepts_device_arrays = device == "cuda"
+        self.timing = "cuda_events" if device.startswith("cuda") else "host"
+        self.accepts_device_arrays = device.startswith("cuda")
         self._inputs = {s.name: TensorMeta(s.name, s.shape, np.dtype(s.dtype)) for s in phase.inputs}
         self._outputs = {s.name: TensorMeta(s.name, s.shape, np.dtype(s.dtype)) for s in phase.outputs}
 
@@ -55,7 +56,7 @@ class TorchRunner(Runner):
         self.phase.module.to(self.device).eval()
 
     def _deactivate(self) -> None:
-        if self.device == "cuda":
+        if self.device.startswith("cuda"):
             self.phase.module.to("cpu")
             self.torch.cuda.empty_cache()
 

@@ -11,6 +11,7 @@ synchronises its stream at the end of a run), so the host clock times the work, 
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,18 +28,20 @@ DEVICES = ("cpu", "cuda", "auto")
 
 
 class OnnxRuntimeRunner(Runner):
-    """Runs one ONNX file. ``device``: "cpu", "cuda", or "auto" (CUDA provider when available)."""
+    """Runs one ONNX file. ``device``: "cpu", "cuda" or "cuda:N" (GPU N), or "auto" (CUDA provider when
+    available)."""
 
     accepts_device_arrays = True  # checked again per call: only the CUDA provider reads them
 
     def __init__(self, path: str | Path, device: str = "cpu", threads: int = 0, spin: bool = False) -> None:
         super().__init__(Path(path).stem)
         self.path = Path(path)
-        if device not in DEVICES:
-            raise InputError(f"device must be one of {list(DEVICES)}, got {device!r}")
+        if device not in DEVICES and not re.fullmatch(r"cuda:\d+", device):
+            raise InputError(f"device must be one of {list(DEVICES)} or cuda:N, got {device!r}")
         if not self.path.is_file():
             raise InputError(f"ONNX model not found: {self.path}")
         self.device = device
+        self.device_id = int(device.partition(":")[2] or 0)
         self.threads = threads  # 0: ONNX Runtime's default (one per physical core)
         # ORT's workers spin-wait after a run by default. A tracker does numpy work, video decoding
         # and drawing between runs, on the same few cores; spinning workers would starve them.
@@ -54,8 +57,8 @@ class OnnxRuntimeRunner(Runner):
         if self.device == "cpu":
             return ["CPUExecutionProvider"]
         if "CUDAExecutionProvider" in available:
-            return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-        if self.device == "cuda":
+            return [("CUDAExecutionProvider", {"device_id": self.device_id}), "CPUExecutionProvider"]
+        if self.device.startswith("cuda"):
             raise InputError(f"device 'cuda' asked for, but this onnxruntime has only {available}; "
                              f"install onnxruntime-gpu, or use device 'cpu'")
         return ["CPUExecutionProvider"]
@@ -111,13 +114,16 @@ class OnnxRuntimeRunner(Runner):
                 host = value if isinstance(value, np.ndarray) else np.from_dlpack(value)
                 binding.bind_cpu_input(name, np.ascontiguousarray(host))
         for name in self._outputs:
-            binding.bind_output(name, "cuda" if self._on_cuda else "cpu")
+            if self._on_cuda:
+                binding.bind_output(name, "cuda", self.device_id)
+            else:
+                binding.bind_output(name, "cpu")
         self._session.run_with_iobinding(binding)
         names = list(self._outputs)
         if copy_outputs_to_host or not self._on_cuda:
             return dict(zip(names, binding.copy_outputs_to_cpu()))
         return {name: DeviceArray(value.data_ptr(), tuple(value.shape()), self._outputs[name].dtype,
-                                  owner=value, stream=None)
+                                  device_id=self.device_id, owner=value, stream=None)
                 for name, value in zip(names, binding.get_outputs())}
 
 

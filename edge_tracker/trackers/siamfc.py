@@ -108,7 +108,9 @@ class SiamTracker(OpenCVStyle):
                                         self.params.exemplar_size)
         self.preprocessor.set_frame(frame)
         template = self.preprocessor.crops([window], self.template_size, self.mean_color)
-        self.kernel = self.template_runner.infer({"template": template})["kernel"]
+        # the kernel stays where the template phase computed it (on the GPU under TensorRT): every
+        # frame's search phase reads it there, and it never crosses the bus
+        self.kernel = self.template_runner.infer({"template": template}, copy_outputs_to_host=False)["kernel"]
 
     def track(self, frame: np.ndarray) -> TrackResult:
         if self.kernel is None:

@@ -200,3 +200,10 @@ def test_an_element_type_no_runner_handles_is_refused_by_name(tmp_path):
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     with pytest.raises(InputError, match=r"tensor 's' has element type tensor\(string\)"):
         OnnxRuntimeRunner(path).activate()
+
+
+def test_devices_are_named_cpu_cuda_or_cuda_n(relu_model):
+    assert OnnxRuntimeRunner(relu_model, device="cuda:1").device_id == 1
+    assert OnnxRuntimeRunner(relu_model, device="cpu").device_id == 0
+    with pytest.raises(InputError, match=r"device must be one of .* or cuda:N, got 'gpu1'"):
+        OnnxRuntimeRunner(relu_model, device="gpu1")
