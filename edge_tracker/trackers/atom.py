@@ -6,14 +6,16 @@ Per frame:
    resized to the backbone's input (288 px); one ``backbone`` call gives the classifier features and
    the IoU-Net features.
 2. **Classify**: the ``classifier`` graph scores the crop with the online-learned projections and
-   filters (``online_classifier.py``); for AFF-ATOM the layer3 and layer4 responses are fused by
-   confidence inside the graph.
+   filters (``learning/``); for AFF-ATOM the layer3 and layer4 responses are fused by confidence
+   inside the graph.
 3. **Localise**: the fused peak, with ATOM's states: ``not_found`` (peak below 0.25), ``uncertain``
    and ``hard_negative`` (a second peak outside the target neighbourhood), ``normal``.
 4. **Refine**: unless not found, 10 proposals (the classifier's box + 9 jittered) go through the
    ``iou_refine`` graph (5 gradient-ascent steps inside it); the new box is the mean of the 3 best.
 5. **Learn**: in ``normal`` and ``hard_negative`` frames the sample joins the memory; the filters get
-   a Gauss-Newton step every ``train_skipping`` frames, and at once after a hard negative.
+   a Gauss-Newton step every ``train_skipping`` frames, and at once after a hard negative (or spread
+   over the next ``update_spread_frames`` frames). ``learner=numpy`` learns on the host in the
+   Fourier domain; ``learner=graph`` runs the export's learning graphs (``learning/graph_learner.py``).
 
 The first frame runs the backbone on ``1 + 1 + 12 + 5 + 4 = 23`` augmented copies of the first crop
 (identity, flip, rotations, blurs, shifts) plus 7 feature-dropout copies, learns projection and filter
@@ -46,9 +48,12 @@ from edge_tracker.preprocess import (
 )
 from edge_tracker.trackers.atom_params import BLURS, ROTATIONS, SHIFTS, AtomParams
 from edge_tracker.trackers.base import OpenCVStyle, TrackResult, check_init_box
-from edge_tracker.trackers.online_classifier import (
-    LayerClassifier,
-    SampleMemory,
+from edge_tracker.trackers.learning import (
+    GRAPH_PHASES,
+    GraphLearner,
+    LearnerSettings,
+    NumpyLearner,
+    OnlineLearner,
     SolverSettings,
     gaussian_label,
 )
@@ -70,6 +75,8 @@ class AtomTracker(OpenCVStyle):
         self.params = params or AtomParams()
         self.preprocessor = preprocessor or OpenCVPreprocessor()
         self.runners = {name: runners[name].activate() for name in PHASES}
+        learning = {name: runners[name] for name in GRAPH_PHASES if name in runners}
+        self.runners.update(learning)  # activated by the graph learner, which alone runs them
         backbone_out = self.runners["backbone"].output_metadata()
         self.sample_size = self.runners["backbone"].input_metadata()["image"].shape[-1]
         self.cls_layers = tuple(name[len("cls_"):] for name in backbone_out if name.startswith("cls_"))
@@ -83,8 +90,20 @@ class AtomTracker(OpenCVStyle):
         self.strides = {name[len("cls_"):]: self.sample_size // meta.shape[-1]
                         for name, meta in backbone_out.items() if name.startswith("cls_")}
         self.stride = self.strides[self.cls_layers[0]]  # the fused map is on the first layer's grid
-        self.classifiers: dict[str, LayerClassifier] = {}
+        self.learner = self._new_learner()
         self.frame_index = -1
+
+    def _new_learner(self) -> OnlineLearner:
+        p = self.params
+        settings = LearnerSettings(
+            solver=SolverSettings(filter_reg=p.filter_reg, projection_reg=p.projection_reg,
+                                  projection_init=p.projection_init, seed=p.seed),
+            memory_size=p.memory_size, init_min_weight=p.init_samples_minimum_weight,
+            init_gn_iterations=p.init_gn_iterations, init_cg_iterations=p.init_cg_iterations,
+            update_cg_iterations=p.update_cg_iterations, spread_frames=p.update_spread_frames)
+        if p.learner == "graph":
+            return GraphLearner(self.cls_layers, settings, self.runners)
+        return NumpyLearner(self.cls_layers, settings, self.proj_dim, self.filter_size)
 
     # =============================================================================== first frame
     def initialize(self, frame: np.ndarray, box) -> None:
@@ -102,19 +121,13 @@ class AtomTracker(OpenCVStyle):
         outputs = [self.runners["backbone"].infer({"image": image}) for image in images]
         target_crop = box_to_crop((x, y, w, h), tuple(self.center), side, self.sample_size)
 
-        settings = SolverSettings(filter_reg=p.filter_reg, projection_reg=p.projection_reg,
-                                  projection_init=p.projection_init, seed=p.seed)
-        self.init_losses: dict[str, list[float]] = {}
+        features, labels = {}, {}
         for layer in self.cls_layers:
             feats = np.concatenate([out[f"cls_{layer}"] for out in outputs])
-            feats = np.concatenate([feats, self._dropout_copies(feats[0])])
+            features[layer] = np.concatenate([feats, self._dropout_copies(feats[0])])
             all_shifts = shifts + [(0.0, 0.0)] * p.dropout_samples
-            labels = np.stack([self._label(layer, shift, target_crop[2:]) for shift in all_shifts])
-            memory = SampleMemory(p.memory_size, len(feats), p.init_samples_minimum_weight)
-            classifier = LayerClassifier(self.proj_dim, self.filter_size, settings, memory)
-            self.init_losses[layer] = classifier.initialize(feats, labels, p.init_gn_iterations,
-                                                            p.init_cg_iterations)
-            self.classifiers[layer] = classifier
+            labels[layer] = np.stack([self._label(layer, shift, target_crop[2:]) for shift in all_shifts])
+        self.init_losses: dict[str, list[float]] = self.learner.initialize(features, labels, self.runners)
 
         iou_feed = {f"iou_{layer}": outputs[0][f"iou_{layer}"] for layer in self.iou_layers}
         modulation = self.runners["iou_modulation"].infer({**iou_feed, "box": target_crop[None]})
@@ -189,11 +202,10 @@ class AtomTracker(OpenCVStyle):
         timings["backbone"] = _inference_ms(self.runners["backbone"], t)
 
         t = time.perf_counter()
-        feed = {}
-        for layer, classifier in self.classifiers.items():
-            feed.update({f"cls_{layer}": feats[f"cls_{layer}"], f"projection_{layer}": classifier.projection_4d,
-                         f"filter_{layer}": classifier.filter_4d})
-        scores = self.runners["classifier"].infer(feed)["scores"][0, 0]
+        feed = self.learner.classifier_inputs()
+        feed.update({f"cls_{layer}": feats[f"cls_{layer}"] for layer in self.cls_layers})
+        classified = self.runners["classifier"].infer(feed)
+        scores = classified["scores"][0, 0]
         timings["classifier"] = _inference_ms(self.runners["classifier"], t)
 
         t = time.perf_counter()
@@ -211,12 +223,11 @@ class AtomTracker(OpenCVStyle):
         if state in ("normal", "hard_negative"):
             target_offset = (self.center - sample_center) / crop_px
             rate = p.hard_negative_learning_rate if state == "hard_negative" else p.learning_rate
-            for layer, classifier in self.classifiers.items():
-                label = self._label(layer, target_offset, self.size / crop_px)
-                classifier.add_sample(feats[f"cls_{layer}"], label, rate)
+            labels = {layer: self._label(layer, target_offset, self.size / crop_px) for layer in self.cls_layers}
+            self.learner.add_sample({**feats, **classified}, labels, rate, self.runners)
         if state == "hard_negative" or self.frame_index % p.train_skipping == 0:
-            for classifier in self.classifiers.values():
-                classifier.optimize(p.update_cg_iterations)
+            self.learner.request_update()
+        self.learner.advance(self.runners)
         timings["update"] = _lap(t)
 
         box = np.array([*(self.center - self.size / 2), *self.size])

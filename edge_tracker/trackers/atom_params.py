@@ -19,6 +19,7 @@ from edge_tracker.preprocess import ATOM_SEARCH_AREA_SCALE
 ROTATIONS = (5, -5, 10, -10, 20, -20, 30, -30, 45, -45, -60, 60)
 BLURS = ((2.0, 0.2), (0.2, 2.0), (3.0, 1.0), (1.0, 3.0), (2.0, 2.0))
 SHIFTS = ((0.6, 0.6), (-0.6, 0.6), (0.6, -0.6), (-0.6, -0.6))
+LEARNERS = ("numpy", "graph")  # who learns the classifier (AtomParams.learner)
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class AtomParams:
     init_cg_iterations: int = 10  # first frame: conjugate-gradient iterations per Gauss-Newton step
     update_cg_iterations: int = 5  # later: CG iterations of a filter update
     train_skipping: int = 10  # later: update the filters every this many frames
+    learner: str = "numpy"  # "numpy": learn on the host, Fourier domain (the CPU's fast path); "graph": the
+    #   export's classifier_init/classifier_update graphs through the runners (learning/graph_learner.py)
+    update_spread_frames: int = 0  # 0: a filter update runs whole in the frame that asks; n: its units
+    #   (linearisation, each CG iteration) run over n frames on a copy of the filters, swapped in when done
     augment: bool = True  # first frame: learn from augmented copies (else the crop alone)
     dropout_samples: int = 7  # first frame: feature-dropout copies of the unaugmented crop
     dropout_probability: float = 0.2  # channel dropout rate of those copies
@@ -66,7 +71,10 @@ class AtomParams:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.projection_init not in ("random", "pca"):
             raise ConfigError(f"projection_init must be 'random' or 'pca', got {self.projection_init!r}")
-        for name in ("init_gn_iterations", "init_cg_iterations", "update_cg_iterations", "dropout_samples"):
+        if self.learner not in LEARNERS:
+            raise ConfigError(f"learner must be one of {list(LEARNERS)}, got {self.learner!r}")
+        for name in ("init_gn_iterations", "init_cg_iterations", "update_cg_iterations", "dropout_samples",
+                     "update_spread_frames"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("train_skipping", "iou_top_k", "memory_size"):

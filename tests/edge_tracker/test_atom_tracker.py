@@ -14,7 +14,7 @@ from edge_tracker.backends import load_runners
 from edge_tracker.errors import ConfigError, InputError
 from edge_tracker.trackers import build_tracker
 from edge_tracker.trackers.atom import AtomParams, AtomTracker
-from edge_tracker.trackers.online_classifier import LayerClassifier, mlu
+from edge_tracker.trackers.learning import LayerClassifier, mlu
 from tests.conftest import REPO_ROOT, read_otb_sequence
 from tests.edge_tracker.stand_ins import FixedResponse, metas
 
@@ -164,14 +164,14 @@ def test_jittered_proposals_follow_the_atom_recipe():
 
 def test_memory_updates_and_filter_training_schedule(monkeypatch):
     calls = []
-    original = LayerClassifier.optimize
-    monkeypatch.setattr(LayerClassifier, "optimize",
+    original = LayerClassifier.update_step
+    monkeypatch.setattr(LayerClassifier, "update_step",
                         lambda self, n: calls.append(n) or original(self, n))
     frame = _frame()
     nets = StandInNetworks()
     tracker = AtomTracker(nets.runners(), AtomParams(train_skipping=3, update_cg_iterations=2, **FAST))
     tracker.initialize(frame, (140, 100, 40, 30))
-    classifier = tracker.classifiers["layer3"]
+    classifier = tracker.learner.classifiers["layer3"]
     stored = classifier.memory.count
     for _ in range(6):
         tracker.track(frame)
@@ -214,15 +214,15 @@ def test_first_frame_classifier_finds_the_target_in_its_own_frame(exports, share
     crop = tracker._crop(frames[0], tracker._side())
     feats = tracker.runners["backbone"].infer({"image": crop})
     feed = {}
-    for layer, classifier in tracker.classifiers.items():
+    for layer, classifier in tracker.learner.classifiers.items():
         feed.update({f"cls_{layer}": feats[f"cls_{layer}"], f"projection_{layer}": classifier.projection_4d,
                      f"filter_{layer}": classifier.filter_4d})
     scores = tracker.runners["classifier"].infer(feed)["scores"][0, 0]
     peak = np.unravel_index(scores.argmax(), scores.shape)
     assert np.abs(np.array(peak) - CENTRE).max() <= 1
     assert scores.max() > tracker.params.target_not_found_threshold
-    if len(tracker.classifiers) == 1:  # no fusion: the graph computes exactly the numpy model
-        (layer, classifier), = tracker.classifiers.items()
+    if len(tracker.learner.classifiers) == 1:  # no fusion: the graph computes exactly the numpy model
+        (layer, classifier), = tracker.learner.classifiers.items()
         numpy_scores = mlu(classifier.response(feats[f"cls_{layer}"])[0], 0.05)
         np.testing.assert_allclose(scores, numpy_scores, atol=1e-4)
 
@@ -261,9 +261,9 @@ def test_onnxruntime_follows_pytorch_frame_by_frame(exports, shared_data, tracke
     # 1.31 and 2.2-2.4% with 1.32 (measured on the same export and frame), hence 5%.
     crop = trackers["ort"]._crop(frames[0], trackers["ort"]._side())
     feats = trackers["ort"].runners["backbone"].infer({"image": crop})
-    for layer, classifier in trackers["ort"].classifiers.items():
+    for layer, classifier in trackers["ort"].learner.classifiers.items():
         ours = classifier.response(feats[f"cls_{layer}"])
-        reference = trackers["torch"].classifiers[layer].response(feats[f"cls_{layer}"])
+        reference = trackers["torch"].learner.classifiers[layer].response(feats[f"cls_{layer}"])
         assert np.abs(ours - reference).max() <= 5e-2 * np.abs(reference).max()
     differences, moved = [], []
     for frame in frames[1:]:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edge_tracker.errors import ConfigError
-from edge_tracker.trackers.online_classifier import (
+from edge_tracker.trackers.learning import (
     LayerClassifier,
     SampleMemory,
     SolverSettings,
@@ -159,33 +159,25 @@ def test_gaussian_label_peak_and_width():
     assert label[9, 12 + 3] == pytest.approx(np.exp(-0.5 * (3 / 1.5) ** 2), rel=1e-6)
 
 
-def test_gauss_newton_right_hand_side_is_the_true_gradient(monkeypatch):
+def test_gauss_newton_right_hand_side_is_the_true_gradient():
     """The right-hand side of the normal equations is minus half of torch's gradient of the loss,
     for the projection and the filter jointly (the adjoint of the Fourier-domain model). Checked at
     the second step, where the filter is no longer zero and the projection gradient is not trivial."""
-    from edge_tracker.trackers import online_classifier
-
-    captured = []
-    solve = online_classifier._conjugate_gradient
-
-    def spy(apply, rhs, iterations):
-        captured.append(rhs)
-        return solve(apply, rhs, iterations)
+    from edge_tracker.trackers.learning.fourier import FourierGeometry, JointProblem
 
     count, channels, side = 6, 32, 9
     features, labels = _features(count, channels, side), _labels(count, side + 1)
     settings = SolverSettings(seed=3)
     after_one = LayerClassifier(8, 4, settings, SampleMemory(20, count, 0.25))
     after_one.initialize(features, labels, gn_iterations=1, cg_iterations=4)
-    monkeypatch.setattr(online_classifier, "_conjugate_gradient", spy)
-    LayerClassifier(8, 4, settings, SampleMemory(20, count, 0.25)).initialize(
-        features, labels, gn_iterations=2, cg_iterations=4)
+    weights = np.full(count, 1 / count, dtype=np.float32)
+    problem = JointProblem(FourierGeometry(side, side, 4), features, labels, weights, settings.filter_reg,
+                           settings.projection_reg, settings.alpha)
+    rhs_projection, rhs_filter = (-g for g in problem.linearize((after_one.projection, after_one.filter)).gradient())
 
     projection = torch.from_numpy(after_one.projection_4d).requires_grad_(True)
     filt = torch.from_numpy(after_one.filter_4d).requires_grad_(True)
-    weights = np.full(count, 1 / count, dtype=np.float32)
     _torch_loss(features, labels, weights, projection, filt, settings).backward()
-    rhs_projection, rhs_filter = captured[1]
     assert float(np.abs(after_one.filter).max()) > 0  # the check is not at the trivial point
     np.testing.assert_allclose(-2 * rhs_filter, filt.grad[0].numpy(), atol=1e-4 * float(filt.grad.abs().max()))
     np.testing.assert_allclose(-2 * rhs_projection, projection.grad[:, :, 0, 0].numpy(),

@@ -1,0 +1,194 @@
+"""What the tracker asks of a learner, and when the work is done: the schedule both learners share.
+
+A learner owns every classifier layer's projection and filter and the sample memory they learn
+from. The tracker calls, per sequence and per frame:
+
+- ``initialize(features, labels)``: first-frame learning (projection and filter jointly);
+- ``classifier_inputs()``: the ``projection_<layer>`` / ``filter_<layer>`` tensors of the
+  ``classifier`` graph;
+- ``add_sample(sample, labels, rate)``: a tracked frame's sample joins the memory;
+- ``request_update()`` then ``advance()``: a filter update is due (every ``train_skipping`` frames,
+  and on a hard negative); ``advance`` runs once per frame and does the work.
+
+An update is one Gauss-Newton step on the filters, made of units of about equal cost (the
+linearisation, then one per CG iteration). With ``spread_frames == 0`` they all run in the frame
+that asks. With ``spread_frames = n`` they run ``ceil(units / n)`` per frame on a copy of the filters,
+which are swapped in when the last unit is done, so no frame pays for a whole update; samples that
+arrive meanwhile wait and join the memory then (the update sees one consistent memory), and an
+update asked for meanwhile starts when the current one ends.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_tracker.backends.base import Runner
+from edge_tracker.trackers.learning.memory import SampleMemory
+from edge_tracker.trackers.learning.numpy_learner import LayerClassifier, SolverSettings, one_blas_thread
+from edge_tracker.trackers.learning.solver import GaussNewtonStep
+
+
+@dataclass(frozen=True)
+class LearnerSettings:
+    """How a learner learns (from ``AtomParams``; the graphs fix some of it at export)."""
+
+    solver: SolverSettings = field(default_factory=SolverSettings)
+    memory_size: int = 250  # sample slots
+    init_min_weight: float = 0.25  # share of the weight the first-frame samples keep
+    init_gn_iterations: int = 6
+    init_cg_iterations: int = 10
+    update_cg_iterations: int = 5
+    spread_frames: int = 0  # 0: an update runs whole when asked; n: spread over n frames
+
+
+class UpdateJob(abc.ABC):
+    """One filter update in progress: ``units`` steps, ``done`` when the new filters are ready."""
+
+    units: int
+
+    @property
+    @abc.abstractmethod
+    def done(self) -> bool: ...
+
+
+class OnlineLearner(abc.ABC):
+    """The schedule of the module docstring; subclasses do the numeric work (see ``_initialize``...)."""
+
+    def __init__(self, layers: tuple[str, ...], settings: LearnerSettings) -> None:
+        self.layers, self.settings = tuple(layers), settings
+        self.memory: SampleMemory | None = None
+        self.job: UpdateJob | None = None
+        self.units_per_frame = 0
+        self.update_due = False
+        self.waiting: list[tuple[Mapping[str, np.ndarray], Mapping[str, np.ndarray], float]] = []
+        self.updates_done = 0
+
+    # ------------------------------------------------------------------ what the tracker calls
+    def initialize(self, features: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray],
+                   runners: Mapping[str, Runner]) -> dict[str, list[float]]:
+        """First-frame learning from ``[N, C, H, W]`` features and ``[N, Ho, Wo]`` labels per layer.
+
+        Returns each layer's loss before the first and after every Gauss-Newton step.
+        """
+        count = len(features[self.layers[0]])
+        s = self.settings
+        self.memory = SampleMemory(s.memory_size, count, s.init_min_weight)
+        self.job, self.update_due, self.waiting, self.updates_done = None, False, [], 0
+        return self._initialize(features, labels, runners)
+
+    def add_sample(self, sample: Mapping[str, np.ndarray], labels: Mapping[str, np.ndarray], rate: float,
+                   runners: Mapping[str, Runner]) -> None:
+        """Add a frame's sample: ``sample`` holds the backbone's ``cls_<layer>`` features and the
+        ``classifier`` graph's outputs; ``labels`` one ``[Ho, Wo]`` label per layer."""
+        if self.job is not None:
+            self.waiting.append((sample, labels, rate))
+            return
+        slot = self.memory.insert(rate)
+        self._store(slot, sample, labels, runners)
+
+    def request_update(self) -> None:
+        self.update_due = True
+
+    def advance(self, runners: Mapping[str, Runner]) -> None:
+        """The frame's share of the update work (all of it when not spreading)."""
+        if self.job is None and self.update_due:
+            self.update_due = False
+            spread = self.settings.spread_frames
+            self.job = self._start_update(runners, spread > 0)
+            self.units_per_frame = self.job.units if spread == 0 else math.ceil(self.job.units / spread)
+        if self.job is None:
+            return
+        for _ in range(self.units_per_frame):
+            self._step(self.job, runners)
+            if self.job.done:
+                self._finish(self.job)
+                self.job = None
+                self.updates_done += 1
+                waiting, self.waiting = self.waiting, []
+                for sample, labels, rate in waiting:
+                    self.add_sample(sample, labels, rate, runners)
+                return
+
+    @property
+    def updating(self) -> bool:
+        return self.job is not None
+
+    @abc.abstractmethod
+    def classifier_inputs(self) -> dict[str, np.ndarray]:
+        """``projection_<layer>`` ``[D, C, 1, 1]`` and ``filter_<layer>`` ``[1, D, k, k]`` for the classifier."""
+
+    # ------------------------------------------------------------------ for subclasses
+    @abc.abstractmethod
+    def _initialize(self, features, labels, runners) -> dict[str, list[float]]: ...
+
+    @abc.abstractmethod
+    def _store(self, slot: int, sample, labels, runners) -> None: ...
+
+    @abc.abstractmethod
+    def _start_update(self, runners, spread: bool) -> UpdateJob: ...
+
+    @abc.abstractmethod
+    def _step(self, job: UpdateJob, runners) -> None: ...
+
+    @abc.abstractmethod
+    def _finish(self, job: UpdateJob) -> None: ...
+
+
+# ------------------------------------------------------------------------------------------ numpy
+
+class _NumpyUpdate(UpdateJob):
+    def __init__(self, steps: dict[str, GaussNewtonStep]) -> None:
+        self.steps = steps
+        self.units = next(iter(steps.values())).units
+
+    @property
+    def done(self) -> bool:
+        return all(step.done for step in self.steps.values())
+
+
+class NumpyLearner(OnlineLearner):
+    """Every layer learned on the host in the Fourier domain (``LayerClassifier``); runners unused."""
+
+    def __init__(self, layers: tuple[str, ...], settings: LearnerSettings, proj_dim: int, filter_size: int) -> None:
+        super().__init__(layers, settings)
+        self.proj_dim, self.filter_size = proj_dim, filter_size
+        self.classifiers: dict[str, LayerClassifier] = {}
+
+    def _initialize(self, features, labels, runners) -> dict[str, list[float]]:
+        s = self.settings
+        losses = {}
+        for layer in self.layers:
+            classifier = LayerClassifier(self.proj_dim, self.filter_size, s.solver, self.memory)
+            losses[layer] = classifier.initialize(features[layer], labels[layer], s.init_gn_iterations,
+                                                  s.init_cg_iterations)
+            self.classifiers[layer] = classifier
+        return losses
+
+    def classifier_inputs(self) -> dict[str, np.ndarray]:
+        feed = {}
+        for layer, classifier in self.classifiers.items():
+            feed[f"projection_{layer}"] = classifier.projection_4d
+            feed[f"filter_{layer}"] = classifier.filter_4d
+        return feed
+
+    def _store(self, slot, sample, labels, runners) -> None:
+        for layer, classifier in self.classifiers.items():
+            classifier.store(slot, sample[f"cls_{layer}"], labels[layer])
+
+    def _start_update(self, runners, spread: bool) -> _NumpyUpdate:
+        cg = self.settings.update_cg_iterations
+        return _NumpyUpdate({layer: c.update_step(cg) for layer, c in self.classifiers.items()})
+
+    @one_blas_thread
+    def _step(self, job: _NumpyUpdate, runners) -> None:
+        for step in job.steps.values():
+            step.step()
+
+    def _finish(self, job: _NumpyUpdate) -> None:
+        for layer, step in job.steps.items():
+            self.classifiers[layer].finish(step)
