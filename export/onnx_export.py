@@ -2,6 +2,9 @@
 
 Route (each step for a reason):
 
+0. Long unrolled graphs (the classifier's learning) skip the exporter's pattern rewriter, whose
+   matching grows with the square of the graph; their constants are folded all the same
+   (``fold_without_rewriting``).
 1. Phases whose forward takes gradients (IoU refinement: ``torch.func.grad`` steps) are first traced
    with ``make_fx`` into a plain aten graph; ``torch.export`` cannot take ``torch.func.grad``
    directly, but the traced graph exports to ordinary ops (MatMul, Where, ...).
@@ -60,9 +63,12 @@ def export_phase(phase: Phase, path: str | Path, opset: int = EXPORT_OPSET,
                 module, args,
                 input_names=[spec.name for spec in phase.inputs],
                 output_names=[spec.name for spec in phase.outputs],
-                opset_version=_EXPORTER_OPSET, dynamo=True, verbose=False, optimize=True,
+                opset_version=_EXPORTER_OPSET, dynamo=True, verbose=False,
+                optimize=not phase.light_optimization,
             )
         model = program.model_proto
+        if phase.light_optimization:
+            model = fold_without_rewriting(model)
     except Exception as err:  # the exporter raises many types; all mean the same to a user
         raise ExportError(f"exporting phase '{phase.name}' to ONNX failed: {err}") from err
 
@@ -79,6 +85,28 @@ def export_phase(phase: Phase, path: str | Path, opset: int = EXPORT_OPSET,
     report = check_graph(model)
     report.raise_if_failed(phase.name)
     return model, report
+
+
+def fold_without_rewriting(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The exporter's optimisation without its pattern rewriter (``Phase.light_optimization``):
+    inline, fold constants (which also settles the exporter's CastLike and scalar-shape nodes),
+    drop unused nodes, lift constants, share duplicates."""
+    from onnxscript import ir
+    from onnxscript.optimizer import _constant_folding as folding
+    import onnx_ir.passes.common as common
+
+    graph = ir.serde.deserialize_model(model)
+    ir.passes.Sequential(
+        common.InlinePass(),
+        ir.passes.PassManager([folding.FoldConstantsPass(
+            shape_inference=True, input_size_limit=folding.DEFAULT_CONSTANT_FOLD_INPUT_SIZE_LIMIT,
+            output_size_limit=folding.DEFAULT_CONSTANT_FOLD_OUTPUT_SIZE_LIMIT), common.RemoveUnusedNodesPass()],
+            steps=2, early_stop=True),
+        common.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0),
+        common.DeduplicateInitializersPass(),
+        common.CommonSubexpressionEliminationPass(),
+    )(graph)
+    return ir.serde.serialize_model(graph)
 
 
 def fold_constants(model: onnx.ModelProto) -> onnx.ModelProto:

@@ -11,7 +11,10 @@ AFF-ATOM / ATOM (SPEC 1):
 - ``iou_refine`` (every frame): IoU features + modulation + proposals -> refined boxes and their IoUs,
   every gradient-ascent step unrolled inside the one graph.
 - ``classifier`` (every frame): classifier features + the online-learned projections and filters ->
-  the activated, confidence-fused score map.
+  the activated, confidence-fused score map, and each layer's projected features (what the learning
+  graphs' sample memory stores).
+- ``classifier_init``, ``classifier_update``, ``classifier_linearize``, ``classifier_cg_step``: the
+  classifier's online learning (``export/classifier_phases.py``).
 
 Conventions at every phase boundary: images float32 ``[N, 3, H, W]`` RGB 0..255; boxes float32
 ``x, y, w, h`` 0-based top-left in pixels of the crop the network sees.
@@ -19,51 +22,19 @@ Conventions at every phase boundary: images float32 ``[N, 3, H, W]`` RGB 0..255;
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import torch
 from torch import nn
 
 from edge_tracker.preprocess.geometry import response_grid_side
 
+from export.classifier_phases import ONCE_PER_SEQUENCE, learning_phases
 from export.models.atom_net import AtomNet
-from export.models.classifier import classifier_response, fuse_responses, mlu
+from export.models.classifier import filter_scores, fuse_responses, mlu, project_features
 from export.models.config import LAYER_STRIDES, AtomConfig, SiamConfig
 from export.models.scs_siam import ScsSiamNet
+from export.phase_spec import Phase, TensorSpec
 
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """A named, statically shaped tensor at a phase boundary."""
-
-    name: str
-    shape: tuple[int, ...]
-    description: str  # layout and units
-    dtype: str = "float32"
-
-
-@dataclass(frozen=True)
-class Phase:
-    """One exportable stage: a module whose forward takes ``inputs`` in order, returns ``outputs``."""
-
-    name: str
-    module: nn.Module
-    inputs: tuple[TensorSpec, ...]
-    outputs: tuple[TensorSpec, ...]
-    when: str  # "once per sequence" | "every frame"
-    description: str
-    sample: Callable[[torch.Generator], tuple[torch.Tensor, ...]]  # plausible random inputs
-    functional_grad: bool = False  # forward takes torch.func gradients: trace with make_fx first
-
-    def example_inputs(self, seed: int = 0) -> tuple[torch.Tensor, ...]:
-        generator = torch.Generator().manual_seed(seed)
-        args = self.sample(generator)
-        for arg, spec in zip(args, self.inputs):
-            if tuple(arg.shape) != spec.shape:
-                raise AssertionError(f"{self.name}: sample for '{spec.name}' is {tuple(arg.shape)}, "
-                                     f"spec says {spec.shape}")  # a bug in this module, not user input
-        return args
+__all__ = ["AtomRefine", "Phase", "TensorSpec", "build_phases", "refine_reference"]
 
 
 def build_phases(model: nn.Module) -> list[Phase]:
@@ -110,7 +81,7 @@ def _siam_phases(net: ScsSiamNet) -> list[Phase]:
     return [
         Phase("template", _SiamTemplate(net), (template,), (kernel,), "once per sequence",
               "SCS-Siam template branch: B once (soft mask sigma = 1 at inference), psi, attention, skip",
-              lambda g: (_image((1, 3, t, t), g),)),
+              lambda g: (_image((1, 3, t, t), g),), cadence=ONCE_PER_SEQUENCE),
         Phase("search", _SiamSearch(net), (search, kernel), (responses,), "every frame",
               "SCS-Siam search branch for all scales + cross-correlation with the kernel",
               lambda g: (_image((m, 3, s, s), g), torch.randn(kernel_shape, generator=g))),
@@ -204,11 +175,12 @@ class _AtomClassifier(nn.Module):
         self.alpha = net.config.response_alpha
         self.eps = net.config.fusion_eps
 
-    def forward(self, *args: torch.Tensor) -> torch.Tensor:
+    def forward(self, *args: torch.Tensor) -> tuple[torch.Tensor, ...]:
         # args: (feat, projection, filter) for each classifier layer, in config order
-        responses = [mlu(classifier_response(*args[3 * i: 3 * i + 3]), self.alpha)
-                     for i in range(len(self.layers))]
-        return fuse_responses(responses, [LAYER_STRIDES[layer] for layer in self.layers], self.eps)
+        projected = [project_features(*args[3 * i: 3 * i + 2]) for i in range(len(self.layers))]
+        responses = [mlu(filter_scores(z, args[3 * i + 2]), self.alpha) for i, z in enumerate(projected)]
+        scores = fuse_responses(responses, [LAYER_STRIDES[layer] for layer in self.layers], self.eps)
+        return (scores, *projected)
 
 
 def _atom_phases(net: AtomNet) -> list[Phase]:
@@ -240,6 +212,9 @@ def _atom_phases(net: AtomNet) -> list[Phase]:
     scores = TensorSpec("scores", (1, 1, score_side, score_side),
                         f"activated{' fused' if len(cls_specs) > 1 else ''} score map, "
                         f"stride {LAYER_STRIDES[cfg.classifier_layers[0]]}")
+    projected = tuple(TensorSpec(f"projected_{layer}", (1, d, *spec.shape[2:]),
+                                 "features through the projection (a sample of the learning graphs' memory)")
+                      for spec, layer in zip(cls_specs, cfg.classifier_layers))
 
     def sample_features(specs, g):
         return tuple(torch.relu(torch.randn(spec.shape, generator=g)) for spec in specs)
@@ -266,15 +241,16 @@ def _atom_phases(net: AtomNet) -> list[Phase]:
               lambda g: (_image(image.shape, g),)),
         Phase("iou_modulation", _AtomModulation(net), iou_specs + (box,), mods, "once per sequence",
               "IoU-Net reference branch: first-frame features + target box -> modulation vectors",
-              lambda g: sample_features(iou_specs, g) + (sample_boxes(1, g)[0],)),
+              lambda g: sample_features(iou_specs, g) + (sample_boxes(1, g)[0],), cadence=ONCE_PER_SEQUENCE),
         Phase("iou_refine", AtomRefine(net), iou_specs + mods + (proposals,), (boxes, ious), "every frame",
               f"IoU-Net test branch + {cfg.refine_iterations} unrolled gradient-ascent steps",
               lambda g: sample_features(iou_specs, g) + sample_features(mods, g)
               + (sample_boxes(cfg.num_proposals, g),),
               functional_grad=True),
-        Phase("classifier", _AtomClassifier(net), tuple(cls_inputs), (scores,), "every frame",
+        Phase("classifier", _AtomClassifier(net), tuple(cls_inputs), (scores, *projected), "every frame",
               "online classifier scores: projection, filter, mlu activation, confidence fusion",
               sample_classifier),
+        *learning_phases(net),
     ]
 
 

@@ -103,6 +103,7 @@ def _export_phases(tracker, model, config, source, seed, out_dir: Path, progress
             "file": path.name,
             "sha256": sha256_file(path),
             "when": phase.when,
+            "cadence": phase.cadence,
             "description": phase.description,
             "inputs": [_spec_dict(spec) for spec in phase.inputs],
             "outputs": [_spec_dict(spec) for spec in phase.outputs],

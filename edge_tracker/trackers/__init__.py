@@ -38,6 +38,18 @@ def tracker_params(name: str, overrides: Mapping[str, Any] | None = None,
     return params_from_text(params_class(name), texts or {}, base=overrides)
 
 
+def exported_phases(name: str) -> tuple[str, ...]:
+    """The phases an export of tracker ``name`` holds (a cached export without one is outdated)."""
+    if name in SIAM_TRACKERS:
+        return ("template", "search")
+    if name in ATOM_TRACKERS:
+        from edge_tracker.trackers.atom import PHASES
+        from edge_tracker.trackers.learning import GRAPH_PHASES
+
+        return PHASES + GRAPH_PHASES
+    raise ConfigError(f"unknown tracker {name!r}; choose one of {list(TRACKERS)}")
+
+
 def build_tracker(name: str, runners: dict[str, Runner], params=None, preprocessor: Preprocessor | None = None):
     """A ready tracker for ``name`` over its phase ``runners`` (from ``backends.open_model``)."""
     if params is None or isinstance(params, Mapping):
@@ -52,4 +64,4 @@ def build_tracker(name: str, runners: dict[str, Runner], params=None, preprocess
 
 
 __all__ = ["ATOM_TRACKERS", "SIAM_TRACKERS", "STATES", "TRACKERS", "TrackResult", "build_tracker",
-           "params_class", "tracker_params"]
+           "exported_phases", "params_class", "tracker_params"]

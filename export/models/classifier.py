@@ -52,7 +52,16 @@ def classifier_response(features: torch.Tensor, projection: torch.Tensor, filt: 
             f"projection must be [D, {features.shape[1]}, 1, 1], got {list(projection.shape)}")
     if filt.dim() != 4 or filt.shape[0] != 1 or filt.shape[1] != projection.shape[0]:
         raise InputError(f"filt must be [1, {projection.shape[0]}, k, k], got {list(filt.shape)}")
-    projected = F.conv2d(features, projection)
+    return filter_scores(project_features(features, projection), filt)
+
+
+def project_features(features: torch.Tensor, projection: torch.Tensor) -> torch.Tensor:
+    """``[N, C, H, W]`` features through the ``[D, C, 1, 1]`` projection -> ``[N, D, H, W]``."""
+    return F.conv2d(features, projection)
+
+
+def filter_scores(projected: torch.Tensor, filt: torch.Tensor) -> torch.Tensor:
+    """Raw scores of projected features ``[N, D, H, W]`` under the ``[1, D, kh, kw]`` filter (padding k // 2)."""
     return F.conv2d(projected, filt, padding=(filt.shape[2] // 2, filt.shape[3] // 2))
 
 

@@ -64,6 +64,11 @@ class AtomConfig:
     refine_iterations: int = 5  # gradient-ascent steps, unrolled inside the refinement graph
     refine_step: float = 1.0  # step length: box += step * grad * [w, h, w, h]
     refine_step_decay: float = 1.0  # step length multiplier after each step
+    # the classifier's learning graphs (export/classifier_phases.py): sizes and counts they fix
+    learner_init_samples: int = 30  # first-frame sample slots of classifier_init (unused slots weigh 0)
+    learner_memory_size: int = 250  # sample-memory slots of the update graphs (memory_size may be smaller)
+    learner_init_cg_iterations: int = 10  # CG iterations of classifier_init's one Gauss-Newton step
+    learner_update_cg_iterations: int = 5  # CG iterations of classifier_update's Gauss-Newton step
 
     def __post_init__(self) -> None:
         _check_choice("tracker", self.tracker, ATOM_TRACKERS)
@@ -72,6 +77,8 @@ class AtomConfig:
                         "fusion_eps")
         if self.refine_iterations < 0:
             raise ConfigError(f"refine_iterations must be >= 0, got {self.refine_iterations}")
+        _check_positive(self, "learner_init_samples", "learner_memory_size", "learner_init_cg_iterations",
+                        "learner_update_cg_iterations")
         if self.backbone_width % self.mscam_reduction != 0:
             raise ConfigError(
                 f"backbone_width ({self.backbone_width}) must be a multiple of mscam_reduction "

@@ -44,7 +44,8 @@ EXPECTED_IO = {
         "classifier": ({"cls_layer3": [1, 256, 18, 18], "projection_layer3": [64, 256, 1, 1],
                         "filter_layer3": [1, 64, 4, 4], "cls_layer4": [1, 512, 9, 9],
                         "projection_layer4": [64, 512, 1, 1], "filter_layer4": [1, 64, 4, 4]},
-                       {"scores": [1, 1, 19, 19]}),
+                       {"scores": [1, 1, 19, 19], "projected_layer3": [1, 64, 18, 18],
+                        "projected_layer4": [1, 64, 9, 9]}),
     },
     "atom": {
         "backbone": ({"image": [1, 3, 288, 288]},
@@ -56,10 +57,42 @@ EXPECTED_IO = {
                         "modulation_layer2": [1, 256], "modulation_layer3": [1, 256], "proposals": [1, 10, 4]},
                        {"boxes": [1, 10, 4], "ious": [1, 10]}),
         "classifier": ({"cls_layer3": [1, 256, 18, 18], "projection_layer3": [64, 256, 1, 1],
-                        "filter_layer3": [1, 64, 4, 4]}, {"scores": [1, 1, 19, 19]}),
+                        "filter_layer3": [1, 64, 4, 4]}, {"scores": [1, 1, 19, 19], "projected_layer3": [1, 64, 18, 18]}),
     },
 }
 EXPECTED_IO["sca-siam"] = EXPECTED_IO["ssa-siam"] = EXPECTED_IO["scs-siam"]
+
+
+def _learning_io(layers):
+    """The classifier's learning phases for ``{layer: (channels, side)}`` (default export config:
+    30 first-frame slots, 250 memory slots, 10 and 5 CG iterations, 64 channels, 4x4 filter)."""
+    init_in, init_out, mem_in, update_out, lin_out, step_in, step_out = {}, {}, {}, {}, {}, {}, {}
+    for layer, (channels, side) in layers.items():
+        cells, filt = side + 1, [1, 64, 4, 4]
+        init_in.update({f"init_cls_{layer}": [30, channels, side, side], f"init_labels_{layer}": [30, cells, cells],
+                        f"init_projection_{layer}": [64, channels, 1, 1], f"init_filter_{layer}": filt})
+        init_out.update({f"projection_{layer}": [64, channels, 1, 1], f"filter_{layer}": filt,
+                         f"projected_{layer}": [30, 64, side, side], f"losses_{layer}": [2],
+                         f"cg_residuals_{layer}": [11]})
+        mem_in.update({f"memory_{layer}": [250, 64, side, side], f"labels_{layer}": [250, cells, cells],
+                       f"filter_{layer}": filt})
+        update_out.update({f"updated_filter_{layer}": filt, f"loss_{layer}": [1], f"cg_residuals_{layer}": [6]})
+        lin_out.update({f"curvature_{layer}": [250, cells, cells], f"cg_residual_{layer}": filt, f"loss_{layer}": [1]})
+        step_in.update({f"memory_{layer}": [250, 64, side, side], f"curvature_{layer}": [250, cells, cells],
+                        f"cg_filter_{layer}": filt, f"cg_residual_{layer}": filt, f"cg_direction_{layer}": filt})
+        step_out.update({f"next_filter_{layer}": filt, f"next_residual_{layer}": filt, f"next_direction_{layer}": filt})
+    init_in.update({"init_weights": [30], "filter_reg": [1], "projection_reg": [1]})
+    mem_in.update({"weights": [250], "filter_reg": [1]})
+    step_in["filter_reg"] = [1]
+    return {"classifier_init": (init_in, init_out), "classifier_update": (mem_in, update_out),
+            "classifier_linearize": (mem_in, lin_out), "classifier_cg_step": (step_in, step_out)}
+
+
+EXPECTED_IO["aff-atom"].update(_learning_io({"layer3": (256, 18), "layer4": (512, 9)}))
+EXPECTED_IO["atom"].update(_learning_io({"layer3": (256, 18)}))
+CADENCE = {"template": "sequence", "search": "frame", "backbone": "frame", "iou_modulation": "sequence",
+           "iou_refine": "frame", "classifier": "frame", "classifier_init": "sequence",
+           "classifier_update": "update", "classifier_linearize": "update_unit", "classifier_cg_step": "update_unit"}
 
 
 class Export:
@@ -106,12 +139,18 @@ def test_manifest_records_phases_shapes_and_hashes(exported):
         assert {s["name"]: s["shape"] for s in phase["inputs"]} == want_in
         assert {s["name"]: s["shape"] for s in phase["outputs"]} == want_out
         assert phase["sha256"] == sha256_file(exported.out_dir / phase["file"])
+        assert phase["cadence"] == CADENCE[phase["name"]]
         worst = max(p["relative_error"] for p in phase["parity_fp32"].values())
         assert worst <= TOL
 
 
 def test_graphs_pass_checks_and_name_their_io(exported):
     for phase in exported.manifest["phases"]:
+        runner = exported.runner(phase["name"])  # the graph's own shapes are the manifest's
+        assert {n: list(m.shape) for n, m in runner.input_metadata().items()} == \
+            {s["name"]: s["shape"] for s in phase["inputs"]}
+        assert {n: list(m.shape) for n, m in runner.output_metadata().items()} == \
+            {s["name"]: s["shape"] for s in phase["outputs"]}
         model = onnx.load(str(exported.out_dir / phase["file"]))
         report = check_graph(model)
         assert report.ok, report.problems

@@ -12,9 +12,9 @@
 
 from edge_tracker.trackers.learning.activation import gaussian_label, mlu, mlu_derivative
 from edge_tracker.trackers.learning.graph_learner import GRAPH_PHASES, GraphLearner
-from edge_tracker.trackers.learning.learner import LearnerSettings, NumpyLearner, OnlineLearner
+from edge_tracker.trackers.learning.learner import LearnerSettings, LearnerState, NumpyLearner, OnlineLearner
 from edge_tracker.trackers.learning.memory import SampleMemory
 from edge_tracker.trackers.learning.numpy_learner import LayerClassifier, SolverSettings, initial_projection
 
-__all__ = ["GRAPH_PHASES", "GraphLearner", "LayerClassifier", "LearnerSettings", "NumpyLearner", "OnlineLearner",
+__all__ = ["GRAPH_PHASES", "GraphLearner", "LayerClassifier", "LearnerSettings", "LearnerState", "NumpyLearner", "OnlineLearner",
            "SampleMemory", "SolverSettings", "gaussian_label", "initial_projection", "mlu", "mlu_derivative"]

@@ -2,9 +2,9 @@
 
 The phases it runs (``export/classifier_phases.py`` defines them; all classifier layers in one call):
 
-- ``classifier_init`` once per sequence: the first-frame samples' features, labels and weights, and
-  where the projection starts -> projection, filter and projected samples after the export's
-  Gauss-Newton and CG iterations;
+- ``classifier_init`` on the first frame, once per Gauss-Newton step (``init_gn_iterations`` calls):
+  the first-frame samples' features, labels and weights + the current projection and filter -> both
+  after one joint step of the export's CG iterations, and the samples through the new projection;
 - ``classifier_update`` per update: the memory (``memory_<layer>`` ``[M, D, H, W]`` projected
   samples, ``labels_<layer>``, one ``weights`` ``[M]``; empty slots weigh 0) + the filters -> the new
   filters after one Gauss-Newton step of the export's CG iterations;
@@ -23,13 +23,14 @@ parameter that asks for something else is refused with both values named.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 
 import numpy as np
 
 from edge_tracker.backends.base import Runner
 from edge_tracker.errors import ConfigError, EdgeTrackerError
-from edge_tracker.trackers.learning.learner import LearnerSettings, OnlineLearner, UpdateJob
+from edge_tracker.trackers.learning.learner import LearnerSettings, LearnerState, OnlineLearner, UpdateJob
 from edge_tracker.trackers.learning.numpy_learner import initial_projection
 
 INIT, UPDATE, LINEARIZE, CG_STEP = "classifier_init", "classifier_update", "classifier_linearize", "classifier_cg_step"
@@ -73,7 +74,6 @@ class GraphLearner(OnlineLearner):
         self.init_slots = init_in["init_weights"].shape[0]
         self.memory_slots = update_in["weights"].shape[0]
         first = self.layers[0]
-        self.init_gn = init_out[f"losses_{first}"].shape[0] - 1
         self.init_cg = init_out[f"cg_residuals_{first}"].shape[-1] - 1
         self.fused_cg = update_out[f"cg_residuals_{first}"].shape[-1] - 1
         self.shapes = {layer: (update_in[f"memory_{layer}"].shape[1:], update_in[f"labels_{layer}"].shape[1:])
@@ -89,11 +89,11 @@ class GraphLearner(OnlineLearner):
             raise ConfigError(f"memory_size={s.memory_size}, but the export's classifier_update graph holds "
                               f"{self.memory_slots} samples: lower memory_size, export with a larger "
                               f"learner_memory_size, or use learner=numpy")
-        if (s.init_gn_iterations, s.init_cg_iterations) != (self.init_gn, self.init_cg):
+        if s.init_cg_iterations != self.init_cg:
             raise ConfigError(
-                f"init_gn_iterations={s.init_gn_iterations} and init_cg_iterations={s.init_cg_iterations}, but the "
-                f"export's classifier_init graph is unrolled for {self.init_gn} Gauss-Newton x {self.init_cg} CG "
-                f"iterations: set them to those, export with other learner_init_* counts, or use learner=numpy")
+                f"init_cg_iterations={s.init_cg_iterations}, but the export's classifier_init graph unrolls "
+                f"{self.init_cg} CG iterations: set it to {self.init_cg}, export with learner_init_cg_iterations="
+                f"{s.init_cg_iterations}, or use learner=numpy")
 
     # ------------------------------------------------------------------ first frame
     def _initialize(self, features, labels, runners) -> dict[str, list[float]]:
@@ -108,26 +108,40 @@ class GraphLearner(OnlineLearner):
         feed = {"init_weights": weights, **self._regs(with_projection=True)}
         for layer in self.layers:
             feats = features[layer].astype(np.float32)
-            start = initial_projection(feats, self._proj_dim(runners, layer), s.solver)
+            dim, k = self._filter_shape(runners, layer)
+            start = initial_projection(feats, dim, s.solver)
             feed[f"init_cls_{layer}"] = _padded(feats, self.init_slots)
             feed[f"init_labels_{layer}"] = _padded(labels[layer].astype(np.float32), self.init_slots)
             feed[f"init_projection_{layer}"] = np.ascontiguousarray(start[:, :, None, None])
-        out = runners[INIT].infer(feed)
-        losses = {}
+            feed[f"init_filter_{layer}"] = np.zeros((1, dim, k, k), np.float32)
+        losses = {layer: [] for layer in self.layers}
+        self.init_cg_norms = {layer: [] for layer in self.layers}
+        out = None
+        for _ in range(s.init_gn_iterations):  # one joint Gauss-Newton step per call
+            out = runners[INIT].infer(feed)
+            for layer in self.layers:
+                feed[f"init_projection_{layer}"] = out[f"projection_{layer}"]
+                feed[f"init_filter_{layer}"] = out[f"filter_{layer}"]
+                before, after = (float(v) for v in out[f"losses_{layer}"])
+                losses[layer][-1:] = [before, after]
+                self.init_cg_norms[layer].append(out[f"cg_residuals_{layer}"])
         for layer in self.layers:
-            self.projections[layer] = out[f"projection_{layer}"]
-            self.filters[layer] = out[f"filter_{layer}"]
+            self.projections[layer] = feed[f"init_projection_{layer}"]
+            self.filters[layer] = feed[f"init_filter_{layer}"]
             sample_shape, label_shape = self.shapes[layer]
             self.samples[layer] = np.zeros((self.memory_slots, *sample_shape), np.float32)
-            self.samples[layer][:count] = out[f"projected_{layer}"][:count]
             self.labels[layer] = np.zeros((self.memory_slots, *label_shape), np.float32)
             self.labels[layer][:count] = labels[layer]
-            losses[layer] = [float(v) for v in out[f"losses_{layer}"]]
-        self.init_cg_norms = {layer: out[f"cg_residuals_{layer}"] for layer in self.layers}
+            if out is not None:
+                self.samples[layer][:count] = out[f"projected_{layer}"][:count]
+            else:  # no Gauss-Newton step: the start projection as it is
+                start = feed[f"init_projection_{layer}"][:, :, 0, 0]
+                self.samples[layer][:count] = np.einsum("dc,nchw->ndhw", start, features[layer])
         return losses
 
-    def _proj_dim(self, runners, layer: str) -> int:
-        return runners[INIT].input_metadata()[f"init_projection_{layer}"].shape[0]
+    def _filter_shape(self, runners, layer: str) -> tuple[int, int]:
+        shape = runners[INIT].input_metadata()[f"init_filter_{layer}"].shape
+        return shape[1], shape[-1]
 
     def classifier_inputs(self) -> dict[str, np.ndarray]:
         feed = {}
@@ -192,6 +206,18 @@ class GraphLearner(OnlineLearner):
 
     def _finish(self, job: _GraphUpdate) -> None:
         self.filters = dict(job.filters)
+
+    def _state(self) -> LearnerState:
+        return LearnerState({layer: p[:, :, 0, 0] for layer, p in self.projections.items()},
+                            {layer: f[0] for layer, f in self.filters.items()}, self.samples, self.labels, self.memory)
+
+    def _load_state(self, state: LearnerState) -> None:
+        self._check(dataclasses.replace(self.settings, memory_size=self.memory.capacity))
+        for layer in self.layers:
+            self.projections[layer] = np.ascontiguousarray(state.projections[layer][:, :, None, None], np.float32)
+            self.filters[layer] = np.ascontiguousarray(state.filters[layer][None], np.float32)
+            self.samples[layer] = _padded(state.samples[layer][: self.memory_slots], self.memory_slots)
+            self.labels[layer] = _padded(state.labels[layer][: self.memory_slots], self.memory_slots)
 
 
 def _padded(values: np.ndarray, slots: int) -> np.ndarray:

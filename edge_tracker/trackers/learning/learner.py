@@ -21,6 +21,7 @@ update asked for meanwhile starts when the current one ends.
 from __future__ import annotations
 
 import abc
+import copy
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edge_tracker.backends.base import Runner
+from edge_tracker.errors import EdgeTrackerError
 from edge_tracker.trackers.learning.memory import SampleMemory
 from edge_tracker.trackers.learning.numpy_learner import LayerClassifier, SolverSettings, one_blas_thread
 from edge_tracker.trackers.learning.solver import GaussNewtonStep
@@ -44,6 +46,21 @@ class LearnerSettings:
     init_cg_iterations: int = 10
     update_cg_iterations: int = 5
     spread_frames: int = 0  # 0: an update runs whole when asked; n: spread over n frames
+
+
+@dataclass
+class LearnerState:
+    """What a learner has learned, in a form both learners read (``OnlineLearner.state``/``load_state``).
+
+    Per layer: ``projections`` ``[D, C]``, ``filters`` ``[D, k, k]``, ``samples`` ``[slots, D, H, W]``
+    (projected, zeros in unused slots) and ``labels`` ``[slots, Ho, Wo]``; and the sample memory's weights.
+    """
+
+    projections: dict[str, np.ndarray]
+    filters: dict[str, np.ndarray]
+    samples: dict[str, np.ndarray]
+    labels: dict[str, np.ndarray]
+    memory: SampleMemory
 
 
 class UpdateJob(abc.ABC):
@@ -118,6 +135,18 @@ class OnlineLearner(abc.ABC):
     def updating(self) -> bool:
         return self.job is not None
 
+    def state(self) -> LearnerState:
+        """A copy of what this learner has learned (no update in progress: call between frames)."""
+        if self.job is not None or self.waiting:
+            raise EdgeTrackerError("a learner's state is taken between updates; an update is in progress")
+        return copy.deepcopy(self._state())
+
+    def load_state(self, state: LearnerState) -> None:
+        """Continue from ``state`` (e.g. the other learner's), dropping any update in progress."""
+        self.memory = copy.deepcopy(state.memory)
+        self.job, self.update_due, self.waiting = None, False, []
+        self._load_state(copy.deepcopy(state))
+
     @abc.abstractmethod
     def classifier_inputs(self) -> dict[str, np.ndarray]:
         """``projection_<layer>`` ``[D, C, 1, 1]`` and ``filter_<layer>`` ``[1, D, k, k]`` for the classifier."""
@@ -137,6 +166,12 @@ class OnlineLearner(abc.ABC):
 
     @abc.abstractmethod
     def _finish(self, job: UpdateJob) -> None: ...
+
+    @abc.abstractmethod
+    def _state(self) -> LearnerState: ...
+
+    @abc.abstractmethod
+    def _load_state(self, state: LearnerState) -> None: ...
 
 
 # ------------------------------------------------------------------------------------------ numpy
@@ -192,3 +227,24 @@ class NumpyLearner(OnlineLearner):
     def _finish(self, job: _NumpyUpdate) -> None:
         for layer, step in job.steps.items():
             self.classifiers[layer].finish(step)
+
+    def _state(self) -> LearnerState:
+        c = self.classifiers
+        return LearnerState({layer: c[layer].projection for layer in c}, {layer: c[layer].filter for layer in c},
+                            {layer: c[layer].samples() for layer in c}, {layer: c[layer].labels for layer in c},
+                            self.memory)
+
+    def _load_state(self, state: LearnerState) -> None:
+        for layer, classifier in self.classifiers.items():
+            classifier.memory = self.memory
+            classifier.projection = state.projections[layer].astype(np.float32)
+            classifier.filter = state.filters[layer].astype(np.float32)
+            slots = self.memory.capacity
+            classifier.load_samples(_slots(state.samples[layer], slots), _slots(state.labels[layer], slots))
+
+
+def _slots(values: np.ndarray, slots: int) -> np.ndarray:
+    """``values`` cut or zero-padded to ``slots`` along the first axis (slots beyond the memory are empty)."""
+    if len(values) >= slots:
+        return values[:slots]
+    return np.concatenate([values, np.zeros((slots - len(values), *values.shape[1:]), values.dtype)])
