@@ -5,11 +5,13 @@ Nobody runs the benchmarks day to day; these runs are what keep them from rottin
 
 from __future__ import annotations
 
+import json
 import re
 
+import numpy as np
 import pytest
 
-from benchmarks import real_crop_parity, tracking_backends
+from benchmarks import learner_timing, real_crop_parity, tracking_backends
 
 NUMBER = r"(\d+\.\d+(?:e[-+]\d+)?)"
 
@@ -43,6 +45,30 @@ def test_tracking_backends_smoke_on_an_existing_export(exports, capsys):
     locked = re.search(rf"lockstep: .* over 7 frames: {NUMBER} px .*same state on (\d) of 7 frames", out)
     assert free and float(free.group(1)) < 0.5
     assert locked and float(locked.group(1)) < 0.5 and locked.group(2) == "7"
+
+
+def test_learner_timing_smoke_on_an_existing_export(exports, tmp_path, monkeypatch, capsys):
+    """Both learners, updates whole and spread, on a generated clip; the lockstep on generated frames."""
+    monkeypatch.setenv("EDGE_TRACKER_DATA", str(tmp_path / "no-data"))
+    _, onnx_dir = exports("aff-atom")
+    out_json = tmp_path / "learning.json"
+    assert learner_timing.main(["--smoke", "--model", str(onnx_dir), "--lockstep", "--json", str(out_json)]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(rf"^  (numpy|graph) +(0|5) +{NUMBER} s +(\d+) +{NUMBER} ms +{NUMBER} ms +{NUMBER} ms"
+                      rf" +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER} +{NUMBER}$", out, re.MULTILINE)
+    assert sorted((learner, spread) for learner, spread, *_ in rows) == [
+        ("graph", "0"), ("graph", "5"), ("numpy", "0"), ("numpy", "5")]
+    for _, _, first, updates, per_call, worst, per_frame, p50, p99, ratio, peak, fps in rows:
+        assert float(first) > 0 and int(updates) >= 2 and float(per_call) > 0 and float(fps) > 0
+        assert 0 < float(p50) <= float(p99) <= float(peak) and float(ratio) >= 1
+    graphs = dict(re.findall(rf"^  (classifier_\w+) +{NUMBER} GFLOPs", out, re.MULTILINE))
+    assert set(graphs) == {"classifier_init", "classifier_update", "classifier_linearize", "classifier_cg_step"}
+    assert all(float(v) > 0.01 for v in graphs.values())
+    # seeded random weights: figures, not accuracy (tests/edge_tracker/test_graph_learner.py checks that)
+    locked = re.findall(rf"(shared first frame|own first frames) *: max {NUMBER} px.* over 23 frames", out)
+    assert len(locked) == 2 and all(np.isfinite(float(px)) for _, px in locked)
+    figures = json.loads(out_json.read_text())
+    assert len(figures["runs"]) == 4 and set(figures["lockstep"]) == {"shared first frame", "own first frames"}
 
 
 def test_a_full_run_without_data_says_where_it_looked(tmp_path, monkeypatch, capsys):
