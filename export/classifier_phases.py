@@ -32,7 +32,6 @@ import torch
 from torch import nn
 
 from edge_tracker.preprocess.geometry import response_grid_side
-
 from export.models.atom_net import AtomNet
 from export.models.classifier_learning import (
     FilterLinearization,
@@ -185,7 +184,7 @@ def learning_phases(net: AtomNet) -> list[Phase]:
     mem_in += [weights, regs["filter_reg"]]
     step_in += [regs["filter_reg"]]
 
-    light = dict(light_optimization=True)
+    light = {"light_optimization": True}
     return [
         Phase("classifier_init", ClassifierInit(cfg), tuple(init_in), tuple(init_out), "once per sequence",
                    f"one joint Gauss-Newton step of {cfg.learner_init_cg_iterations} CG iterations over projection "

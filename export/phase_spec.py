@@ -6,8 +6,8 @@ the export pipeline, the parity checks and the PyTorch reference backend read th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import copy
+import itertools
 
 import numpy as np
 import pytest
 
-from edge_tracker.trackers.learning import LayerClassifier, LearnerSettings, NumpyLearner, SampleMemory, SolverSettings
-from edge_tracker.trackers.learning.fourier import FilterProblem, FourierGeometry, JointProblem
+from edge_tracker.trackers.learning import (
+    LayerClassifier,
+    LearnerSettings,
+    NumpyLearner,
+    SampleMemory,
+    SolverSettings,
+)
+from edge_tracker.trackers.learning.fourier import (
+    FilterProblem,
+    FourierGeometry,
+    JointProblem,
+)
 from edge_tracker.trackers.learning.solver import (
     ConjugateGradient,
     GaussNewtonStep,
@@ -116,7 +127,7 @@ def test_gauss_newton_reports_losses_and_cg_traces_per_step():
     x0 = (_point(problem)[0], np.zeros((8, 4, 4), np.float32))
     x, losses, norms = gauss_newton(problem, x0, gn_iterations=3, cg_iterations=4)
     assert len(losses) == 4 and [len(n) for n in norms] == [5, 5, 5]
-    assert all(b < a for a, b in zip(losses, losses[1:]))
+    assert all(b < a for a, b in itertools.pairwise(losses))
     assert losses[-1] == pytest.approx(problem.loss(x), rel=1e-6)
     assert all(trace[-1] < trace[0] for trace in norms)
 

@@ -211,9 +211,8 @@ def test_first_frame_steps_match_the_twin_step_by_step(learned):
             measures.add(where, "loss", abs(after - want) / want)
             measures.add(where, "projection", _rel(got_p, projection))
             measures.add(where, "filter", _rel(got_f, filt))
-            geometry = problem.geometry
-
-            def response(p, f):
+            def response(p, f, problem=problem):
+                geometry = problem.geometry
                 return mlu(geometry.correlate(problem.projected_spectra(p), geometry.filter_spectrum(f)), ALPHA)
 
             measures.add(where, "response", _rel(response(got_p, got_f), response(projection, filt)))

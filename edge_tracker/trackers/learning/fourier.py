@@ -105,7 +105,7 @@ class FilterProblem(Problem):
         residual = mlu(self.raw(filt), self.alpha) - self.labels
         return _data_loss(residual, self.weights) + self.filter_reg * float((filt ** 2).sum())
 
-    def linearize(self, x: Vector) -> "FilterLinearization":
+    def linearize(self, x: Vector) -> FilterLinearization:
         return FilterLinearization(self, x)
 
 
@@ -163,7 +163,7 @@ class JointProblem(Problem):
         return (_data_loss(residual, self.weights) + self.filter_reg * float((filt ** 2).sum())
                 + self.projection_reg * float((projection ** 2).sum()))
 
-    def linearize(self, x: Vector) -> "JointLinearization":
+    def linearize(self, x: Vector) -> JointLinearization:
         return JointLinearization(self, x)
 
 
