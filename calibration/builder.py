@@ -115,9 +115,13 @@ def build_calibration_set(sources: list[Source], out: Path, *, tracker: str | No
                 bar.update(1)
         feeds = {name: _subsample(r.records, targets[name], rng) for name, r in recorders.items()}
         empty = [name for name, items in feeds.items() if not items]
-        if empty:
+        if len(empty) == len(feeds) or any(name in every_frame for name in empty):
             raise InputError(f"the sources gave no feed for phase(s) {empty}: give longer sequences "
                              "(each episode needs an initial frame and tracked frames)")
+        if empty:  # phases the tracker's settings never run (e.g. the graph learner's, with learner=numpy)
+            logger.warning("no calibration feed for phase(s) %s: the tracker never ran them; their "
+                           "precision variants stay FP32", empty)
+            feeds = {name: items for name, items in feeds.items() if items}
         export = read_manifest(session.model, verify=False)
         info = {
             "tracker": session.name,

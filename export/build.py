@@ -145,6 +145,10 @@ def _variants(phase: dict, out: Path, calibration, precisions, sensitivity: bool
     from export.precision.int8 import to_int8
 
     name = phase["name"]
+    fp32_record = {"file": phase["file"], "sha256": phase["sha256"], "precision": "fp32"}
+    if calibration.count(name) == 0:  # never run under the calibration's settings: nothing to measure on
+        why = "no calibration feeds (the tracker's settings never ran this phase): kept FP32"
+        return {p: dict(fp32_record, **({"why": why} if p != "fp32" else {})) for p in precisions}
     feeds = list(calibration.feeds(name))
     check = feeds[-min(CHECK_FEEDS, max(1, len(feeds) // 4)):]
     calibrate = feeds[:len(feeds) - len(check)] or feeds

@@ -149,7 +149,7 @@ def markdown_report(manifest: dict) -> str:
             quantized = variant.get("quantized_nodes")
             kept_text = (f"{len(kept)} of {len(kept) + len(quantized)} convolutions" if quantized is not None
                          else (", ".join(kept) if kept else "none"))
-            for name, output in variant["error"]["outputs"].items():
+            for name, output in (variant.get("error") or {"outputs": {}})["outputs"].items():
                 lines.append(f"| {phase['name']} | {precision} | {variant['file']} | {name} | "
                              f"{output['max_abs_error']:.3g} | {output['scale']:.3g} | {output['relative_error']:.2e} "
                              f"| {kept_text} |")
