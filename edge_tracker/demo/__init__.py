@@ -25,7 +25,6 @@ from pathlib import Path
 from edge_tracker.errors import InputError, MissingDependencyError
 from edge_tracker.manifest import MANIFEST_NAME, read_manifest, sha256_file, variant_file
 from edge_tracker.names import DEFAULT_TRACKER
-from edge_tracker.trackers import exported_phases
 
 logger = logging.getLogger("edge_tracker.demo")
 
@@ -93,9 +92,6 @@ def _drop_if_damaged(target: Path, tracker: str, precision: str) -> None:
         for phase in manifest["phases"]:
             if precision in (phase.get("variants") or {}):
                 variant_file(target, phase, precision)
-        missing = [name for name in exported_phases(tracker) if name not in {p["name"] for p in manifest["phases"]}]
-        if missing:  # cached by an earlier version
-            raise InputError(f"it lacks the phases {missing}, exported since it was built")
     except InputError as err:
         logger.warning("the cached %s demo export in %s is damaged (%s); rebuilding it", tracker, target, err)
         aside = target.with_name(f"{target.name}.damaged-{os.getpid()}")
