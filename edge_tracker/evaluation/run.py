@@ -35,6 +35,7 @@ import numpy as np
 from edge_tracker import __version__
 from edge_tracker.datasets.readers import Sequence
 from edge_tracker.errors import InputError
+from edge_tracker.profiling.machine import cpu_name
 from edge_tracker.evaluation.journal import Journal, SequenceFailure
 from edge_tracker.signals import interruption
 from edge_tracker.evaluation.metrics import (
@@ -245,7 +246,7 @@ def environment() -> dict[str, Any]:
     """The machine and libraries the numbers came from (FPS means nothing without them)."""
     info: dict[str, Any] = {
         "machine": platform.machine(),
-        "processor": _processor_name(),
+        "processor": cpu_name(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -258,18 +259,6 @@ def environment() -> dict[str, Any]:
     if onnxruntime is not None:
         info["onnxruntime"] = getattr(onnxruntime, "__version__", "unknown")
     return info
-
-
-def _processor_name() -> str:
-    """The CPU's model name where Linux tells it (platform.processor() is often just the arch there)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if line.lower().startswith(("model name", "hardware")):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
 
 
 # --------------------------------------------------------------------------------------------------
