@@ -161,3 +161,14 @@ def key_value(text: str) -> tuple[str, str]:
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE, e.g. window_influence=0.2")
     return key.strip(), value.strip()
+
+
+def choice_list(choices):
+    """argparse type: a comma-separated list of ``choices`` (order kept, repeats dropped)."""
+    def parse(text: str) -> list[str]:
+        names = [p.strip().lower() for p in text.split(",") if p.strip()]
+        unknown = [n for n in names if n not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"{text!r}: unknown {unknown}; choose from {','.join(choices)}")
+        return list(dict.fromkeys(names))
+    return parse

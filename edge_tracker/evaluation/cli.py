@@ -17,7 +17,9 @@ import signal
 import sys
 from pathlib import Path
 
+from edge_tracker.backends import BACKENDS, PRECISIONS
 from edge_tracker.command_line import (
+    choice_list,
     logging_to_stderr,
     parse_or_exit_code,
     positive_int,
@@ -28,7 +30,12 @@ from edge_tracker.command_line import (
 from edge_tracker.datasets.readers import load_sequence
 from edge_tracker.errors import InputError
 from edge_tracker.evaluation import peers
-from edge_tracker.evaluation.journal import Journal, SequenceFailure, journal_path, load_journal
+from edge_tracker.evaluation.journal import (
+    Journal,
+    SequenceFailure,
+    journal_path,
+    load_journal,
+)
 from edge_tracker.evaluation.run import (
     Evaluation,
     environment,
@@ -38,7 +45,6 @@ from edge_tracker.evaluation.run import (
     to_markdown,
     tracker_settings,
 )
-from edge_tracker.backends import BACKENDS, PRECISIONS
 from edge_tracker.names import TRACKERS
 from edge_tracker.session import Session
 
@@ -73,16 +79,6 @@ def _label_param(text: str) -> tuple[str, str, str]:
     if not sep or not eq or not label.strip() or not key.strip():
         raise argparse.ArgumentTypeError(f"{text!r} is not LABEL:KEY=VALUE, e.g. aff-atom:refine=false")
     return label.strip(), key.strip(), value.strip()
-
-
-def _choice_list(choices):
-    def parse(text: str) -> list[str]:
-        names = [p.strip().lower() for p in text.split(",") if p.strip()]
-        unknown = [n for n in names if n not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"{text!r}: unknown {unknown}; choose from {','.join(choices)}")
-        return list(dict.fromkeys(names))
-    return parse
 
 
 def _precision_list(text: str) -> list[str]:
@@ -134,7 +130,7 @@ def build_parser(prog: str = "python -m edge_tracker.evaluation") -> argparse.Ar
     parser.add_argument("--markdown", type=Path, default=None, metavar="OUT.md", help="write the tables")
     parser.add_argument("--plots", type=Path, default=None, metavar="DIR",
                         help="write OTB-style success.png and precision.png into DIR (matplotlib)")
-    parser.add_argument("--backend", type=_choice_list(list(BACKENDS)), default=["ort"], metavar="LIST",
+    parser.add_argument("--backend", type=choice_list(list(BACKENDS)), default=["ort"], metavar="LIST",
                         help="backend(s) of our trackers, comma-separated from ort,torch,trt (default ort); with "
                              "several, labels get the backend")
     parser.add_argument("--device", default="cpu", help="device of our trackers: cpu (default), cuda, cuda:N")

@@ -16,6 +16,7 @@ from pathlib import Path
 from edge_tracker.backends import BACKENDS, PRECISIONS
 from edge_tracker.command_line import (
     check_output_file,
+    choice_list,
     logging_to_stderr,
     parse_or_exit_code,
     positive_int,
@@ -38,16 +39,6 @@ INPUT: a video, a frame folder, a camera URI, or an annotated sequence folder (i
 initial box). Every backend x precision runs on the same frames, taking turns frame by frame."""
 
 
-def _list(choices):
-    def parse(text: str) -> list[str]:
-        names = [p.strip().lower() for p in text.split(",") if p.strip()]
-        unknown = [n for n in names if n not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"{text!r}: unknown {unknown}; choose from {','.join(choices)}")
-        return list(dict.fromkeys(names))
-    return parse
-
-
 def build_parser(prog: str = "edge-tracker profile") -> argparse.ArgumentParser:
     from edge_tracker.profiling.roofline import DEVICES
 
@@ -58,9 +49,9 @@ def build_parser(prog: str = "edge-tracker profile") -> argparse.ArgumentParser:
     parser.add_argument("--tracker", choices=TRACKERS, default=None, help="default: the one the model holds")
     parser.add_argument("--model", type=Path, default=None,
                         help="export or build folder; default: the tracker's demo checkpoint")
-    parser.add_argument("--backend", type=_list(list(BACKENDS)), default=["ort"], metavar="LIST",
+    parser.add_argument("--backend", type=choice_list(list(BACKENDS)), default=["ort"], metavar="LIST",
                         help=f"comma-separated from {','.join(BACKENDS)} (default ort)")
-    parser.add_argument("--precision", type=_list(PRECISIONS), default=["fp32"], metavar="LIST",
+    parser.add_argument("--precision", type=choice_list(PRECISIONS), default=["fp32"], metavar="LIST",
                         help=f"comma-separated from {','.join(PRECISIONS)} (default fp32)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     parser.add_argument("--init", default=None, metavar="X,Y,W,H", help="initial box (default: a sequence's first box)")
