@@ -39,6 +39,8 @@ from edge_tracker.names import TRACKERS
 from edge_tracker.session import Session, StatusLine, run_stream
 from edge_tracker.trackers import tracker_params
 from edge_tracker.video import (
+    FLIP_METHODS,
+    RTSP_CODECS,
     InputSpec,
     OutputSpec,
     display_missing,
@@ -59,6 +61,8 @@ examples:
   edge-tracker track clip.mp4 out.mp4 --tracker aff-atom --init 204,150,17,50   (the AFF-ATOM demo)
   edge-tracker track clip.mp4 out.mp4 out.jsonl --model out/scs-siam --init 204,150,17,50
   edge-tracker track /dev/video0 display://0 --model out/scs-siam          (draw the box with the mouse)
+  edge-tracker track csi://0 out.jsonl --input-width 1920 --input-height 1080 --input-rate 60 \
+      --input-flip rotate-180 --init 900,500,80,120 --headless           (a Jetson CSI camera)
   edge-tracker track frames/ out.jsonl --backend torch --model net.safetensors --init "10 20 30 40"
 
 Boxes are x,y,w,h in pixels, 0-based, (x, y) the top-left corner. The JSON lines output has one
@@ -119,6 +123,19 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--init-on-first-readable", action="store_true",
                        help="when frame 0 of a file or folder does not decode, put the --init box on the first "
                             "frame that does (default: refuse, exit 2: the box was given for frame 0)")
+    camera = track.add_argument_group(
+        "camera input (csi://N, /dev/videoN, rtsp://; named as jetson-inference names them; refused for a file "
+        "or folder, which is read as recorded)")
+    camera.add_argument("--input-width", type=positive_int, default=None, metavar="PIXELS",
+                        help="capture width (CSI default 1280; V4L2: the camera's default); with --input-height")
+    camera.add_argument("--input-height", type=positive_int, default=None, metavar="PIXELS",
+                        help="capture height (CSI default 720); with --input-width")
+    camera.add_argument("--input-rate", type=_frame_rate, default=None, metavar="FPS",
+                        help="capture frame rate (CSI default 30; 29.97 and 59.94 are the NTSC rates)")
+    camera.add_argument("--input-flip", choices=list(FLIP_METHODS), default=None,
+                        help="flip or rotate the image (nvvidconv's flip-method on a Jetson, in software elsewhere)")
+    camera.add_argument("--input-codec", choices=list(RTSP_CODECS), default=None,
+                        help="RTSP on a Jetson: the stream's codec for the hardware decoder (default h264)")
     commands.add_parser("profile", add_help=False,
                         help="per-stage latency against the 73 FPS target by backend and precision, with a "
                              "roofline projection for Jetsons (edge-tracker profile --help)")
@@ -132,6 +149,16 @@ def _device(text: str) -> str:
     if text in DEVICES or re.fullmatch(r"cuda:\d+", text):
         return text
     raise argparse.ArgumentTypeError(f"{text!r} is not a device: auto, cpu, cuda or cuda:N (GPU N)")
+
+
+def _frame_rate(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate: a positive number such as 30 or 59.94")
+    return value
 
 
 def _box(text: str) -> tuple[float, float, float, float]:
@@ -173,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
 def _cmd_track(args: argparse.Namespace) -> int:
     # Everything that can be checked without the model is checked first, so a typo costs no load.
     input_spec = parse_input_uri(args.input)
+    camera = _camera_options(args, input_spec)
     outputs = [parse_output_uri(text) for text in args.outputs]
     _check_outputs(outputs, input_spec, args.headless)
     if args.init is None:
@@ -189,10 +217,34 @@ def _cmd_track(args: argparse.Namespace) -> int:
                  precision=args.precision, param_texts=texts) as session:
         logger.info("tracker %s on %s (%s, device %s, %s)", session.name, session.model, args.backend,
                     args.device, args.precision)
-        return _track(args, session, input_spec, outputs)
+        return _track(args, session, input_spec, outputs, camera)
 
 
-def _track(args, session: Session, input_spec: InputSpec, outputs: list[OutputSpec]) -> int:
+def _camera_options(args: argparse.Namespace, spec: InputSpec) -> dict:
+    """The --input-* options as CaptureSource keywords; refused where they cannot apply."""
+    given = {"--input-width": args.input_width, "--input-height": args.input_height,
+             "--input-rate": args.input_rate, "--input-flip": args.input_flip, "--input-codec": args.input_codec}
+    named = [name for name, value in given.items() if value is not None]
+    if named and not spec.is_live:
+        # Refused rather than ignored: a user who sets a size expects frames of that size, and the
+        # --init box is in pixels of the frames as read; resizing a recording is ffmpeg's job.
+        raise InputError(f"{', '.join(named)} set the mode of a camera or stream, but {spec.uri} is a "
+                         f"{spec.kind}, read as recorded; drop {'them' if len(named) > 1 else 'it'} (to resize or "
+                         "rotate a recording: ffmpeg -i IN -vf scale=W:H,transpose=1 OUT)")
+    if (args.input_width is None) != (args.input_height is None):
+        raise InputError("--input-width and --input-height go together: give both (e.g. --input-width 1280 "
+                         "--input-height 720) or neither")
+    if spec.kind == "rtsp" and (args.input_width or args.input_rate):
+        raise InputError(f"{spec.uri}: an RTSP stream arrives in the sender's size and rate; set them on the "
+                         "camera or server and drop --input-width/--input-height/--input-rate")
+    if args.input_codec is not None and spec.kind != "rtsp":
+        raise InputError(f"--input-codec names an RTSP stream's codec, but {spec.uri} is a {spec.kind} camera")
+    options = {"width": args.input_width, "height": args.input_height, "fps": args.input_rate,
+               "flip": args.input_flip, "codec": args.input_codec}
+    return {key: value for key, value in options.items() if value is not None}
+
+
+def _track(args, session: Session, input_spec: InputSpec, outputs: list[OutputSpec], camera: dict) -> int:
     status = StatusLine(sys.stderr, quiet=args.quiet, live=input_spec.is_live)
 
     def open_sinks(source):
@@ -200,7 +252,7 @@ def _track(args, session: Session, input_spec: InputSpec, outputs: list[OutputSp
         fps = {"fps": source.nominal_fps or 30.0}
         return [open_sink(outputs[i], **(fps if outputs[i].kind == "video" else {})) for i in _display_first(outputs)]
 
-    with open_source(input_spec) as source:
+    with open_source(input_spec, **camera) as source:
         try:
             run = run_stream(session.new_tracker(), session.name, source, open_sinks, init_box=args.init,
                              select_box=_select_box, max_frames=args.max_frames, status=status,

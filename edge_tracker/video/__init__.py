@@ -11,6 +11,8 @@ from edge_tracker.video.live import CameraHandle, Grabbed, GrabberStats, LatestF
 from edge_tracker.video.sinks import DisplaySink, FrameSink, JsonlSink, VideoSink, draw_result, open_sink
 from edge_tracker.video.sources import (
     CSI_FLIP_METHODS,
+    FLIP_METHODS,
+    RTSP_CODECS,
     CaptureSource,
     FileSource,
     FolderSource,
@@ -20,11 +22,15 @@ from edge_tracker.video.sources import (
     SourceStats,
     csi_pipeline,
     open_source,
+    rtsp_pipeline,
+    usb_pipeline,
 )
 from edge_tracker.video.uri import InputSpec, OutputSpec, parse_input_uri, parse_output_uri
 
 __all__ = [
     "CSI_FLIP_METHODS",
+    "FLIP_METHODS",
+    "RTSP_CODECS",
     "CameraHandle",
     "CaptureSource",
     "DisplaySink",
@@ -49,4 +55,6 @@ __all__ = [
     "open_source",
     "parse_input_uri",
     "parse_output_uri",
+    "rtsp_pipeline",
+    "usb_pipeline",
 ]

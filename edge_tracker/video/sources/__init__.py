@@ -12,9 +12,9 @@ RTSP) capture in a thread that keeps only the newest frame (see ``live.py``), so
 returns the current scene and counts what it skipped.
 
 One module per job: ``base`` (Frame, SourceStats, the FrameSource life cycle, shared conversion),
-``files`` (FileSource, FolderSource), ``cameras`` (LiveSource, CaptureSource, V4L2 and CSI, the
-GStreamer pipeline) and ``rtsp`` (opening a stream). This package re-exports the public names only:
-a private helper is patched in the module that defines it (see ``cameras``), since replacing a
+``files`` (FileSource, FolderSource), ``cameras`` (LiveSource, CaptureSource: V4L2, CSI, RTSP),
+``pipelines`` (the Jetson GStreamer pipeline strings, flips) and ``rtsp`` (opening a stream through
+FFMPEG). This package re-exports the public names only: a private helper is patched in the module that defines it (see ``cameras``), since replacing a
 re-exported copy here would not reach the code that calls it.
 """
 
@@ -23,12 +23,23 @@ from __future__ import annotations
 import os
 
 from edge_tracker.video.sources.base import Frame, FrameSource, SourceStats
-from edge_tracker.video.sources.cameras import CSI_FLIP_METHODS, CaptureSource, LiveSource, csi_pipeline
+from edge_tracker.video.sources.cameras import CaptureSource, LiveSource
+from edge_tracker.video.sources.pipelines import (
+    CSI_FLIP_METHODS,
+    FLIP_METHODS,
+    RTSP_CODECS,
+    csi_pipeline,
+    flip_image,
+    rtsp_pipeline,
+    usb_pipeline,
+)
 from edge_tracker.video.sources.files import FileSource, FolderSource
 from edge_tracker.video.uri import InputSpec, check_options, parse_input_uri
 
 __all__ = [
     "CSI_FLIP_METHODS",
+    "FLIP_METHODS",
+    "RTSP_CODECS",
     "CaptureSource",
     "FileSource",
     "FolderSource",
@@ -37,7 +48,10 @@ __all__ = [
     "LiveSource",
     "SourceStats",
     "csi_pipeline",
+    "flip_image",
     "open_source",
+    "rtsp_pipeline",
+    "usb_pipeline",
 ]
 
 

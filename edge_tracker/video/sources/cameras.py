@@ -5,8 +5,10 @@ returns the current scene and counts what it skipped; ``CaptureSource`` builds t
 from a URI. The openers run in the capture thread, and again on each reconnect.
 
 Tests replace the camera's opening here, in the module that looks the names up:
-``monkeypatch.setattr(cameras, "_opencv_has_gstreamer", lambda: False)`` for CSI, and
-``monkeypatch.setattr(rtsp, "_open_rtsp", fake)`` for RTSP, before the source is created.
+``monkeypatch.setattr(cameras, "_opencv_has_gstreamer", lambda: False)`` for CSI,
+``monkeypatch.setattr(cameras, "_jetson_gstreamer", lambda: False)`` to take the plain OpenCV path
+for V4L2 and RTSP, and ``monkeypatch.setattr(rtsp, "_open_rtsp", fake)`` for RTSP, before the source
+is created.
 """
 
 from __future__ import annotations
@@ -14,15 +16,25 @@ from __future__ import annotations
 import functools
 import glob
 import re
-from fractions import Fraction
+import shutil
+import subprocess
+from pathlib import Path
 
 import cv2
-import numpy as np
 
 from edge_tracker.errors import InputError
-from edge_tracker.params import check_fps
 from edge_tracker.video.live import CameraHandle, LatestFrameGrabber, Opener
 from edge_tracker.video.sources import rtsp
+from edge_tracker.video.sources.pipelines import (  # noqa: F401 - CSI_FLIP_METHODS: re-exported
+    CSI_FLIP_METHODS,
+    RTSP_CODECS,
+    USB_DECODERS,
+    csi_pipeline,
+    flip_image,
+    flip_method,
+    rtsp_pipeline,
+    usb_pipeline,
+)
 from edge_tracker.video.sources.base import FrameSource, SourceStats, _capture_handle, _spec_of, logger
 from edge_tracker.video.uri import InputSpec
 
@@ -84,83 +96,97 @@ class LiveSource(FrameSource):
 class CaptureSource(LiveSource):
     """A V4L2, CSI or RTSP camera opened through OpenCV.
 
+    On a Jetson whose OpenCV has GStreamer, USB cameras and RTSP streams are decoded by the hardware
+    (``pipelines.py``: ``nvv4l2decoder``, ``nvvidconv``); where that pipeline cannot open (no
+    GStreamer, a camera without MJPEG, a stream of another codec) OpenCV's V4L2 or FFMPEG backend is
+    used, with a warning. CSI cameras always need GStreamer.
+
     Args:
         source: ``/dev/videoN``, ``v4l2://N``, ``csi://N``, ``rtsp://...`` or an InputSpec.
         width, height, fps: requested capture mode; None keeps the device default (CSI: 1280x720 at
-            30 FPS, a mode every Jetson CSI sensor driver offers).
-        flip: CSI only, nvvidconv flip method (a name of ``CSI_FLIP_METHODS`` or 0..7).
+            30 FPS, a mode every Jetson CSI sensor driver offers). RTSP streams keep the sender's mode.
+        flip: nvvidconv flip method (a name of ``CSI_FLIP_METHODS`` or 0..7): in the GStreamer
+            pipeline, or applied to each frame where the camera is opened without one.
+        codec: RTSP on a Jetson: the stream's codec, ``h264`` or ``h265`` (``--input-codec``).
         open_timeout_s: RTSP: give up connecting, or reading a frame, after this many seconds.
         rtsp_transport: "tcp" (default: no smeared frames from lost UDP packets) or "udp".
         reconnect, max_reconnects, max_failures, backoff_s, stall_timeout: see LiveSource.
     """
 
     def __init__(self, source: InputSpec | str, *, width: int | None = None, height: int | None = None,
-                 fps: float | None = None, flip: str | int = "none", open_timeout_s: float = 5.0,
-                 rtsp_transport: str = "tcp", reconnect: bool = False, max_reconnects: int = 5,
-                 max_failures: int = 5, backoff_s: float = 0.5, stall_timeout: float | None = 15.0):
+                 fps: float | None = None, flip: str | int = "none", codec: str = "h264",
+                 open_timeout_s: float = 5.0, rtsp_transport: str = "tcp", reconnect: bool = False,
+                 max_reconnects: int = 5, max_failures: int = 5, backoff_s: float = 0.5,
+                 stall_timeout: float | None = 15.0):
         spec = _spec_of(source, ("v4l2", "csi", "rtsp"))
         if rtsp_transport not in ("tcp", "udp"):
             raise InputError(f"rtsp_transport={rtsp_transport!r}: expected 'tcp' or 'udp'")
+        flip_method(flip, f"flip for {spec.uri}")  # checked now, not in the capture thread
         if spec.kind == "csi":
             width, height, fps = width or 1280, height or 720, fps or 30
             pipeline = csi_pipeline(spec.index, width, height, fps, flip)  # checks the arguments now
             opener = functools.partial(_open_csi, spec, pipeline)
         elif spec.kind == "v4l2":
-            opener = functools.partial(_open_v4l2, spec, width, height, fps)
+            usb_pipeline(str(spec.path), width, height, fps, flip)  # checks the mode now
+            opener = functools.partial(_open_v4l2, spec, width, height, fps, flip)
         else:
-            opener = functools.partial(rtsp._open_rtsp, spec, open_timeout_s, rtsp_transport)
+            if width is not None or height is not None or fps is not None:
+                raise InputError(f"{spec.uri}: an RTSP stream arrives in the sender's size and rate; "
+                                 "set them on the camera or server, not with width/height/fps")
+            rtsp_pipeline(spec.url, codec, 0, rtsp_transport, flip)  # checks the codec and URL now
+            opener = functools.partial(_open_stream, spec, open_timeout_s, rtsp_transport, codec, flip)
         super().__init__(opener, name=spec.uri, reconnect=reconnect, max_reconnects=max_reconnects,
                          max_failures=max_failures, backoff_s=backoff_s, stall_timeout=stall_timeout)
         self.spec = spec
         self.nominal_fps = float(fps) if fps else None
 
 
-# nvvidconv's flip-method values, under the names jetson-utils uses for --input-flip.
-CSI_FLIP_METHODS = {
-    "none": 0, "counterclockwise": 1, "rotate-180": 2, "clockwise": 3,
-    "horizontal": 4, "upper-right-diagonal": 5, "vertical": 6, "upper-left-diagonal": 7,
-}
+def _jetson_gstreamer() -> bool:
+    """True on a Jetson (L4T) whose OpenCV has GStreamer: the hardware pipelines can be tried."""
+    return Path("/etc/nv_tegra_release").is_file() and _opencv_has_gstreamer()
 
 
-def csi_pipeline(sensor_id: int = 0, width: int = 1280, height: int = 720, fps: float = 30,
-                 flip: str | int = "none") -> str:
-    """GStreamer pipeline string for a Jetson CSI camera, for ``cv2.VideoCapture(p, cv2.CAP_GSTREAMER)``.
-
-    ``width`` and ``height`` are pixels, ``fps`` frames per second (29.97 and 59.94 mean the NTSC
-    rates). The sensor delivers NV12 in NVMM (GPU) memory; nvvidconv flips and converts to BGRx on
-    the VIC engine, videoconvert drops the x. ``appsink drop=true max-buffers=1`` keeps GStreamer
-    itself from queueing frames (DESIGN principle 6), ``sync=false`` from pacing them to the clock.
-    """
-    for label, value, lowest in (("sensor_id", sensor_id, 0), ("width", width, 1), ("height", height, 1)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < lowest:
-            raise InputError(f"csi_pipeline: {label}={value!r}; expected an integer >= {lowest}")
-    fps = check_fps(fps, "csi_pipeline")
-    if isinstance(flip, str):
-        if flip not in CSI_FLIP_METHODS:
-            raise InputError(f"csi_pipeline: flip={flip!r}; expected one of {', '.join(CSI_FLIP_METHODS)} "
-                             "or a flip-method number 0..7")
-        flip_method = CSI_FLIP_METHODS[flip]
-    elif isinstance(flip, (int, np.integer)) and not isinstance(flip, bool) and 0 <= flip <= 7:
-        flip_method = int(flip)
-    else:
-        raise InputError(f"csi_pipeline: flip={flip!r}; expected a name ({', '.join(CSI_FLIP_METHODS)}) "
-                         "or a flip-method number 0..7")
-    rate = _caps_rate(fps)
-    return (f"nvarguscamerasrc sensor-id={int(sensor_id)} ! "
-            f"video/x-raw(memory:NVMM), width=(int){int(width)}, height=(int){int(height)}, "
-            f"framerate=(fraction){rate.numerator}/{rate.denominator}, format=(string)NV12 ! "
-            f"nvvidconv flip-method={flip_method} ! video/x-raw, format=(string)BGRx ! "
-            f"videoconvert ! video/x-raw, format=(string)BGR ! "
-            f"appsink drop=true max-buffers=1 sync=false")
+@functools.lru_cache(maxsize=None)
+def _gst_has(element: str) -> bool:
+    """Whether GStreamer has ``element`` installed (``gst-inspect-1.0 --exists``)."""
+    if shutil.which("gst-inspect-1.0") is None:
+        return False
+    try:
+        return subprocess.run(["gst-inspect-1.0", "--exists", element], capture_output=True,
+                              timeout=10, check=False).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
 
 
-def _caps_rate(fps: float) -> Fraction:
-    # "29.97" and "59.94" mean the NTSC rates 30000/1001 and 60000/1001, which is what sensor modes
-    # report; a plain decimal fraction (2997/100) would match no mode.
-    ntsc = round(fps * 1.001)
-    if ntsc > 0 and abs(fps - ntsc / 1.001) < 0.005 and abs(fps - ntsc) > 0.005:
-        return Fraction(ntsc * 1000, 1001)
-    return Fraction(fps).limit_denominator(1000)
+def _open_gstreamer(pipeline: str) -> CameraHandle | None:
+    capture = cv2.VideoCapture(pipeline, cv2.CAP_GSTREAMER)
+    if capture.isOpened():
+        return _capture_handle(capture)
+    capture.release()
+    return None
+
+
+def _flipped(handle: CameraHandle, flip: str | int) -> CameraHandle:
+    if flip_method(flip) == 0:
+        return handle
+
+    def grab():
+        image = handle.grab()
+        return None if image is None else flip_image(image, flip)
+    return CameraHandle(grab=grab, close=handle.close)
+
+
+def _open_stream(spec: InputSpec, timeout_s: float, transport: str, codec: str, flip) -> CameraHandle:
+    """RTSP: NVDEC through GStreamer on a Jetson, else (or if that fails) OpenCV's FFMPEG backend."""
+    if _jetson_gstreamer() and _gst_has("nvv4l2decoder"):
+        pipeline = rtsp_pipeline(spec.url, codec, 0, transport, flip)
+        handle = _open_gstreamer(pipeline)
+        if handle is not None:
+            logger.info("%s: decoding on the Jetson's NVDEC: %s", spec.uri, pipeline)
+            return handle
+        logger.warning("%s: the hardware-decoding pipeline did not open (is the stream %s? "
+                       "--input-codec h264|h265); trying OpenCV's FFMPEG backend: %s", spec.uri, codec, pipeline)
+    return _flipped(rtsp._open_rtsp(spec, timeout_s, transport), flip)
 
 
 @functools.lru_cache(maxsize=1)
@@ -188,11 +214,21 @@ def _open_csi(spec: InputSpec, pipeline: str) -> CameraHandle:
     return _capture_handle(capture)
 
 
-def _open_v4l2(spec: InputSpec, width, height, fps) -> CameraHandle:
+def _open_v4l2(spec: InputSpec, width, height, fps, flip="none") -> CameraHandle:
     if not spec.path.exists():
         present = sorted(glob.glob("/dev/video*")) or ["none"]
         raise InputError(f"V4L2 camera {spec.path} ({spec.uri}) does not exist; cameras present: "
                          f"{', '.join(present)}. Check it is plugged in (v4l2-ctl --list-devices).")
+    if _jetson_gstreamer():
+        # MJPEG decoded on NVJPG where an element for it is installed, then the camera's raw format.
+        for decoder in [d for d in USB_DECODERS if d is None or _gst_has(d)]:
+            pipeline = usb_pipeline(str(spec.path), width, height, fps, flip, decoder)
+            handle = _open_gstreamer(pipeline)
+            if handle is not None:
+                logger.info("%s: opened through GStreamer: %s", spec.uri, pipeline)
+                return handle
+        logger.warning("%s: no GStreamer pipeline opened (check the mode with v4l2-ctl --list-formats-ext); "
+                       "using OpenCV's V4L2 backend", spec.uri)
     capture = cv2.VideoCapture(str(spec.path), cv2.CAP_V4L2)
     if not capture.isOpened():
         raise InputError(f"could not open V4L2 camera {spec.path} ({spec.uri}): it is busy (another "
@@ -209,4 +245,4 @@ def _open_v4l2(spec: InputSpec, width, height, fps) -> CameraHandle:
     if any(want and abs(float(want) - have) > 0.5 for want, have in zip((width, height, fps), got)):
         logger.warning("%s: asked for %sx%s at %s FPS, the driver chose %.0fx%.0f at %.1f FPS",
                        spec.uri, width, height, fps, *got)
-    return _capture_handle(capture)
+    return _flipped(_capture_handle(capture), flip)
