@@ -13,7 +13,9 @@ A sequence renders, per frame and in this order:
    a jittered copy of its palette, each with its own motion, drawn *behind* the target;
 3. the **target**: a random shape (ellipse, rounded rectangle, star-shaped polygon) with its own
    texture and a shaded rim, moved by a smooth random velocity that bounces off the borders,
-   with a log-scale random walk, a constant rotation speed and an aspect-ratio random walk;
+   with a log-scale random walk, a constant rotation speed and an aspect-ratio random walk; with
+   ``leave_frames`` > 0 it also leaves the view wholly for that many frames and comes back
+   (:func:`~edge_tracker.datasets.synthetic.motion.leave_and_return`);
 4. the **occluder** (with probability ``occlusion_probability``): an object on a straight line
    that crosses the target's path mid-sequence, drawn *in front of* the target;
 5. **motion blur** (with probability ``motion_blur_probability`` per sequence): each moving
@@ -49,7 +51,7 @@ works for every public ``X``.
 
 from edge_tracker.datasets.synthetic.cli import build_parser, main
 from edge_tracker.datasets.synthetic.config import BACKGROUNDS, SHAPES, TEXTURES, SyntheticConfig
-from edge_tracker.datasets.synthetic.motion import bounded_walk, simulate_track
+from edge_tracker.datasets.synthetic.motion import bounded_walk, leave_and_return, simulate_track
 from edge_tracker.datasets.synthetic.render import gaussian_noise, render_sprite
 from edge_tracker.datasets.synthetic.scene import SyntheticSequence, demo_clip, demo_config, generate_sequence
 from edge_tracker.datasets.synthetic.shapes import clip_polygon, make_sprite, random_outline, rasterise
@@ -64,6 +66,6 @@ from edge_tracker.datasets.synthetic.textures import (
 __all__ = [
     "BACKGROUNDS", "SHAPES", "TEXTURES", "SyntheticConfig", "SyntheticSequence", "apply_palette",
     "bounded_walk", "build_parser", "clip_polygon", "demo_clip", "demo_config", "fractal_noise",
-    "gaussian_noise", "generate_sequence", "jitter_palette", "main", "make_sprite", "make_texture",
+    "gaussian_noise", "generate_sequence", "jitter_palette", "leave_and_return", "main", "make_sprite", "make_texture",
     "random_outline", "random_palette", "rasterise", "render_sprite", "simulate_track",
 ]

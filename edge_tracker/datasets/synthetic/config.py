@@ -49,6 +49,11 @@ class SyntheticConfig:
     speed_max: float = 4.0  # fastest target speed, px/frame
     acceleration_std: float = 0.3  # std of the Gaussian velocity change per axis, px/frame^2
     max_outside: float = 0.25  # share of the box width/height that may leave the frame before a bounce, 0..0.5
+    # -- leaving the view and coming back (off unless leave_frames > 0) -----------------------
+    leave_frames: int = 0  # frames the target spends wholly outside the frame (NaN ground truth); 0: never leaves
+    leave_at: float = 0.4  # the target starts to leave at this share of the sequence, 0 < leave_at < 1
+    leave_speed: float = 6.0  # px/frame while it leaves and comes back, straight through the nearest border
+    return_shift: float = 0.0  # it comes back this share of the border's length away from where it left, 0..1
     # -- target deformation -------------------------------------------------------------------
     scale_step_std: float = 0.006  # std of the log-scale random walk's per-frame kick (0: constant scale)
     scale_min: float = 0.6  # lower limit of the scale relative to frame 0, <= 1
@@ -102,7 +107,7 @@ class SyntheticConfig:
                 raise ConfigError(f"{f.name} must be a finite number; got {value!r}")
             if value < 0:
                 raise ConfigError(f"{f.name} must be >= 0; got {value!r}")
-        for name in ("width", "height", "num_frames", "distractors_max", "jpeg_quality"):
+        for name in ("width", "height", "num_frames", "distractors_max", "jpeg_quality", "leave_frames"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise ConfigError(f"{name} must be an integer; got {getattr(self, name)!r}")
         if self.width < 16 or self.height < 16:
@@ -138,6 +143,13 @@ class SyntheticConfig:
         if not self.gain_min <= 1.0 <= self.gain_max:
             raise ConfigError(f"gain limits must bracket 1 (gain_min <= 1 <= gain_max); "
                               f"got {self.gain_min}..{self.gain_max}")
+        if not 0 < self.leave_at < 1:
+            raise ConfigError(f"leave_at must lie strictly between 0 and 1 (a share of the sequence; frame 0 "
+                              f"shows the target); got {self.leave_at}")
+        if self.leave_frames > 0 and self.leave_speed <= 0:
+            raise ConfigError(f"leave_speed must be > 0 when leave_frames > 0; got {self.leave_speed}")
+        if self.return_shift > 1:
+            raise ConfigError(f"return_shift must lie in 0..1 (a share of the border's length); got {self.return_shift}")
         if self.aspect_change_max < 1:
             raise ConfigError(f"aspect_change_max is a factor >= 1; got {self.aspect_change_max}")
 

@@ -127,6 +127,68 @@ def simulate_track(rng: np.random.Generator, sprite: _Sprite, cfg: SyntheticConf
     return _Track(centre, scale, aspect, angle)
 
 
+def leave_and_return(track: _Track, sprite: _Sprite, cfg: SyntheticConfig) -> _Track:
+    """``track`` with an excursion out of the view (``cfg.leave_frames`` > 0), else ``track`` itself.
+
+    From frame ``t0 = round(leave_at * N)`` the target moves straight through the nearest border at
+    ``leave_speed`` px/frame until wholly outside, stays outside for ``leave_frames`` frames (its
+    ground-truth rows are NaN there), and comes back the same way, shifted along that border by
+    ``return_shift`` x the border's length (towards the frame's middle). Scale, aspect and angle
+    hold their ``t0`` values meanwhile. Afterwards the original motion resumes from frame ``t0``
+    (later frames are the original ones delayed by the excursion, moved by the shift and kept
+    within ``max_outside`` of the frame); frames past ``N`` are dropped. Draws nothing from any
+    random stream, so the rest of the sequence is what it was without the excursion.
+    """
+    n, width, height = cfg.num_frames, cfg.width, cfg.height
+    if cfg.leave_frames <= 0 or n < 2:
+        return track
+    t0 = min(max(1, int(round(cfg.leave_at * n))), n - 1)
+
+    def extent(t: int) -> tuple[float, float, float, float]:
+        return _polygon_bounds(sprite.outline @ _affine((0.0, 0.0), track.scale[t], track.aspect[t],
+                                                        track.angle[t])[:, :2].T)
+
+    x0, y0, x1, y1 = extent(t0)
+    px, py = track.centre[t0]
+    # distance to travel until wholly outside, per border: left, right, top, bottom
+    exits = ((px + x1, 0, -1.0), (width - (px + x0), 0, 1.0), (py + y1, 1, -1.0), (height - (py + y0), 1, 1.0))
+    distance, axis, sign = min(exits, key=lambda e: e[0])
+    distance = max(distance, 0.0) + 1.0  # one pixel beyond, so the outline is clear of the border
+    direction = np.zeros(2)
+    direction[axis] = sign
+    across = 1 - axis
+    side = (width, height)[across]
+    low, high = _centre_limits(((x0, y0)[across], (x1, y1)[across]), 0.0, side, 0.0)
+    towards_middle = 1.0 if track.centre[t0, across] < side / 2 else -1.0
+    shift = np.zeros(2)
+    shift[across] = min(max(track.centre[t0, across] + towards_middle * cfg.return_shift * side, low),
+                        high) - track.centre[t0, across]
+
+    travel = max(1, math.ceil(distance / cfg.leave_speed))  # frames to go out (the last one is outside)
+    start = track.centre[t0]
+    path = [start + direction * cfg.leave_speed * i for i in range(1, travel)]
+    out_from, out_to = start + direction * distance, start + shift + direction * distance
+    path += [out_from + (out_to - out_from) * (i / max(cfg.leave_frames - 1, 1)) for i in range(cfg.leave_frames)]
+    path += [start + shift + direction * cfg.leave_speed * (travel - j) for j in range(1, travel)]
+    excursion = len(path)
+
+    centre, scale = track.centre.copy(), track.scale.copy()
+    aspect, angle = track.aspect.copy(), track.angle.copy()
+    for t in range(t0 + 1, n):
+        k = t - t0 - 1
+        if k < excursion:
+            centre[t], source = path[k], t0
+        else:
+            source = t - excursion - 1
+            centre[t] = track.centre[source] + shift
+            bx0, by0, bx1, by1 = extent(source)
+            for dim, (lo_off, hi_off, frame) in enumerate(((bx0, bx1, width), (by0, by1, height))):
+                lo, hi = _centre_limits((lo_off, hi_off), hi_off - lo_off, frame, cfg.max_outside)
+                centre[t, dim] = min(max(centre[t, dim], lo), hi)
+        scale[t], aspect[t], angle[t] = track.scale[source], track.aspect[source], track.angle[source]
+    return _Track(centre, scale, aspect, angle)
+
+
 def _boxes_overlap(a, b, margin: float = 0.0) -> bool:
     return (a[0] < b[0] + b[2] + margin and b[0] < a[0] + a[2] + margin
             and a[1] < b[1] + b[3] + margin and b[1] < a[1] + a[3] + margin)

@@ -22,6 +22,7 @@ from edge_tracker.datasets.synthetic.motion import (
     _occluder_track,
     _Track,
     bounded_walk,
+    leave_and_return,
     simulate_track,
 )
 from edge_tracker.datasets.synthetic.render import (
@@ -147,7 +148,7 @@ class _Scene:
         kind = TEXTURES[int(rng_target.integers(len(TEXTURES)))]
         shape = SHAPES[int(rng_target.integers(len(SHAPES)))]
         sprite = make_sprite(rng_target, size * math.sqrt(aspect), size / math.sqrt(aspect), kind, palette, shape)
-        track = simulate_track(rng_target, sprite, cfg)
+        track = leave_and_return(simulate_track(rng_target, sprite, cfg), sprite, cfg)
         matrix = track.matrix(0)
         box0 = _clipped_box(sprite.outline @ matrix[:, :2].T + matrix[:, 2], width, height)
 
