@@ -1,7 +1,7 @@
 """What machine a figure came from: CPU, GPU and driver, Jetson release and power mode, library versions.
 
 Read without importing anything heavy: versions of libraries already loaded by the run, ``nvidia-smi``
-where present, ``/etc/nv_tegra_release`` and ``nvpmodel -q`` on a Jetson.
+where present, and on a Jetson its release, power mode and clocks (``jetson.py``).
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ import platform
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
 from edge_tracker import __version__
+from edge_tracker.profiling.jetson import describe_jetson
 
 
 def describe_machine() -> dict[str, Any]:
@@ -33,10 +33,10 @@ def describe_machine() -> dict[str, Any]:
     if gpu:
         name, _, driver = gpu.splitlines()[0].partition(",")
         info["gpu"], info["gpu_driver"] = name.strip(), driver.strip()
-    release = Path("/etc/nv_tegra_release")
-    if release.is_file():
-        info["l4t"] = release.read_text(errors="replace").splitlines()[0].strip()
-        info["power_mode"] = _run(["nvpmodel", "-q"])
+    jetson = describe_jetson()  # release, JetPack, module, power mode and clocks (jetson.py)
+    if jetson:
+        info["jetson"] = jetson
+        info["l4t"], info["power_mode"] = jetson["l4t"], jetson.get("power_mode", {}).get("name")
     return info
 
 
