@@ -116,15 +116,16 @@ class AtomObjective(nn.Module):
         out = {"iou_mse": iou_mse.detach()}
         loss = iou_mse
         if len(self.adjust):
-            corr = torch.stack([self._correlation_loss(layer, feats[f"cls_{layer}"], train_box, test_box, n)
-                                for layer in self.adjust]).mean()
+            negative = batch["negative"].float() if "negative" in batch else torch.zeros_like(train_box[:, 0])
+            corr = torch.stack([self._correlation_loss(layer, feats[f"cls_{layer}"], train_box, test_box, n,
+                                                       negative) for layer in self.adjust]).mean()
             loss = loss + self.corr_weight * corr
             out["corr"] = corr.detach()
         out["loss"] = loss
         return out
 
     def _correlation_loss(self, layer: str, feats: torch.Tensor, train_box: torch.Tensor,
-                          test_box: torch.Tensor, n: int) -> torch.Tensor:
+                          test_box: torch.Tensor, n: int, negative: torch.Tensor) -> torch.Tensor:
         stride = LAYER_STRIDES[layer]
         size = feats.shape[-1] * stride  # the crop side (a multiple of 32)
         k = template_cells(size, stride)
@@ -149,6 +150,9 @@ class AtomObjective(nn.Module):
         # a target whose centre left the crop has no place on the map: leave that pair out
         valid = ((centers[:, 0] >= 0) & (centers[:, 0] <= width - 1)
                  & (centers[:, 1] >= 0) & (centers[:, 1] <= height - 1))
+        # a distractor pair (another sequence's test crop): no cell holds the target, all are negatives
+        labels = labels * (1.0 - negative.reshape(-1, 1, 1, 1))
+        valid = valid | (negative > 0)
         return balanced_logistic_loss(score, labels, valid)
 
 
@@ -182,7 +186,17 @@ def build_optimizer(objective: nn.Module, config: TrainConfig):
     return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda=schedule)
 
 
+# The "tracking" augmentations (issue 17; docs/training.md, "Augmentations", says why each value).
+TRACKING_ATOM = {"aspect_jitter": 0.1, "blur_probability": 0.1, "blur_max_length": 9, "colour": 0.1,
+                 "hard_negative_proposals": 2, "negative_probability": 0.05}
+
+
+def crop_params(config: TrainConfig) -> AtomCropParams:
+    """The crop and augmentation parameters of a run (``config.augment``: basic or tracking)."""
+    extra = TRACKING_ATOM if config.augment == "tracking" else {}
+    return AtomCropParams(sample_size=config.sample_size, search_area_factor=SEARCH_AREA_FACTOR, **extra)
+
+
 def sample_maker(config: TrainConfig):
-    """``(frame, box, frame, box, rng) -> sample`` of this recipe (picklable, for worker processes)."""
-    params = AtomCropParams(sample_size=config.sample_size, search_area_factor=SEARCH_AREA_FACTOR)
-    return functools.partial(atom_pair, params=params)
+    """``(frame, box, frame, box, rng, other) -> sample`` of this recipe (picklable, for worker processes)."""
+    return functools.partial(atom_pair, params=crop_params(config))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from edge_tracker.command_line import logging_to_stderr, parse_or_exit_code, run_command, verbosity_options
 from edge_tracker.errors import ConfigError
-from training.config import DEFAULTS, TASKS, make_config
+from training.config import AUGMENTS, DEFAULTS, TASKS, make_config
 
 logger = logging.getLogger("edge_tracker.training")
 
@@ -88,6 +88,9 @@ def _common_arguments(sub: argparse.ArgumentParser, task: str) -> None:
                      help="stop cleanly after STEP; the schedule still spans --steps (run a schedule in parts)")
     sub.add_argument("--log-every", type=int, default=None, help="steps per log.jsonl line (default 10)")
     sub.add_argument("--save-every", type=int, default=None, help="steps between last.pt saves (default 500)")
+    sub.add_argument("--augment", choices=AUGMENTS, default=None,
+                     help="augmentations: tracking (default; + aspect, motion blur, colour, distractor and "
+                          "same-frame negatives) or basic (the first demos' recipe); docs/training.md")
     sub.add_argument("--cache-sequences", type=int, default=None,
                      help="synthetic sequences kept in memory per process (default 64, ~14 MB each)")
 
@@ -131,7 +134,7 @@ def _train(args) -> int:
         max_gap=args.max_gap, device=args.device, workers=args.workers, threads=args.threads, seed=args.seed,
         resume=args.resume, init=args.init, max_minutes=args.max_minutes, stop_at=args.stop_at,
         log_every=args.log_every, save_every=args.save_every, cache_sequences=args.cache_sequences,
-        quiet=args.quiet, arch=parse_arch(args.arch))
+        quiet=args.quiet, arch=parse_arch(args.arch), augment=args.augment)
     try:
         result = train(config)
     except KeyboardInterrupt:

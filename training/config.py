@@ -26,7 +26,10 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 # the same optimisation.
 IDENTITY = ("task", "tracker", "data", "seed", "steps", "batch_size", "lr", "lr_end", "weight_decay",
             "momentum", "corr_weight", "freeze_backbone", "clip_grad", "max_gap", "template_size",
-            "search_size", "sample_size", "arch")
+            "search_size", "sample_size", "arch", "augment")
+# The value a run saved before an option existed had (so that older runs still --resume).
+LEGACY_IDENTITY = {"augment": "basic"}
+AUGMENTS = ("basic", "tracking")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class TrainConfig:
     search_size: int = 255  # siam: search crop side, px
     sample_size: int = 288  # atom: crop side, px (multiple of 32)
     arch: dict[str, Any] = dataclasses.field(default_factory=dict)  # architecture record overrides (--arch)
+    augment: str = "tracking"  # "tracking": + aspect, blur, colour, negatives (issue 17); "basic": the first demos'
     device: str = "cpu"  # "cpu" or "cuda" (under torchrun: cuda:LOCAL_RANK)
     workers: int = 0  # data-loader worker processes per training process
     threads: int | None = None  # torch intra-op CPU threads of each training process (None: torch's default)
@@ -93,6 +97,8 @@ class TrainConfig:
             raise ConfigError(f"max_minutes must be > 0, got {self.max_minutes}")
         if self.stop_at is not None and not 1 <= self.stop_at:
             raise ConfigError(f"stop_at must be >= 1, got {self.stop_at}")
+        if self.augment not in AUGMENTS:
+            raise ConfigError(f"augment must be one of {list(AUGMENTS)}, got {self.augment!r}")
         if self.device not in ("cpu", "cuda"):
             raise ConfigError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
         if self.sample_size % 32:

@@ -4,6 +4,8 @@ Sources (``--data``), any mix of:
 
 - a dataset root or a single sequence folder in any layout ``edge_tracker.datasets.readers`` reads
   (GOT-10k, LaSOT, TrackingNet, OTB, VOT, UAV123, ...);
+- ``split:training[@ROOT]``: every training-split folder of ``training/splits.toml``; a folder that
+  holds an evaluation-split sequence is refused (``training.splits``);
 - ``synthetic:N[:SEED]``: N procedural sequences (60 frames, 320x240), sequence i generated from
   seed ``SEED + i`` (default SEED 0) the first time it is needed and kept in a per-process LRU cache.
   Generating one takes about 0.5 s on one CPU core; for N much larger than the cache, write them to
@@ -33,6 +35,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from edge_tracker.errors import InputError
+from training.splits import check_training_data, expand_split_sources
 
 SYNTHETIC_FRAMES = 60  # frames per synthetic training sequence
 SYNTHETIC_PATTERN = re.compile(r"^synthetic:(\d+)(?::(\d+))?$")
@@ -134,6 +137,8 @@ def parse_sources(specs: Sequence[str], cache_size: int = 64) -> list[Source]:
     """Build the sources of ``--data`` values; a bad one raises InputError naming it."""
     if not specs:
         raise InputError("no training data given; pass --data with dataset folders and/or synthetic:N")
+    specs = expand_split_sources(specs)  # split:training -> the training-split folders
+    check_training_data(specs)  # an evaluation-split sequence is never training data
     sources: list[Source] = []
     for spec in specs:
         spec = str(spec)
@@ -171,8 +176,9 @@ class PairDataset(Dataset):
 
     Args:
         sources: from ``parse_sources``.
-        make_sample: ``(first_frame, first_box, second_frame, second_box, rng) -> dict`` of numpy
-            arrays (``training.crops.siam_pair`` / ``atom_pair`` with their parameters bound).
+        make_sample: ``(first_frame, first_box, second_frame, second_box, rng, other=...) -> dict``
+            of numpy arrays (``training.crops.siam_pair`` / ``atom_pair`` with their parameters
+            bound); ``other()`` draws a frame and box of another sequence from ``rng`` (distractors).
         max_gap: largest frame distance between the two frames (SiamFC 100, ATOM 50).
         seed: the run's seed.
     """
@@ -214,7 +220,25 @@ class PairDataset(Dataset):
         source = self.sources[pair.source]
         boxes = source.boxes(pair.sequence)
         return self.make_sample(source.frame(pair.sequence, pair.first), boxes[pair.first],
-                                source.frame(pair.sequence, pair.second), boxes[pair.second], rng)
+                                source.frame(pair.sequence, pair.second), boxes[pair.second], rng,
+                                other=lambda: self.other_frame(pair, rng))
+
+    def other_frame(self, pair: FramePair, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A frame with a box from another sequence than ``pair``'s (the same one if it is the only one),
+        drawn from ``rng``: the source of distractor pairs."""
+        total = int(self._offsets[-1])
+        own = int(self._offsets[pair.source]) + pair.sequence
+        for _ in range(100):
+            flat = int(rng.integers(total))
+            if flat == own and total > 1:
+                continue
+            source = int(np.searchsorted(self._offsets, flat, side="right") - 1)
+            sequence = flat - int(self._offsets[source])
+            frames = valid_frames(self.sources[source].boxes(sequence))
+            if len(frames):
+                frame = int(frames[rng.integers(len(frames))])
+                return self.sources[source].frame(sequence, frame), self.sources[source].boxes(sequence)[frame]
+        raise InputError(f"no other sequence with a box for a distractor pair among {[s.spec for s in self.sources]}")
 
 
 class StepBatchSampler(Sampler[list[int]]):

@@ -42,7 +42,7 @@ from edge_tracker.errors import ConfigError, InputError
 from export.checkpoint import load_state_strict, read_checkpoint, save_checkpoint
 from export.models import build_model
 from training import atom, siam
-from training.config import TrainConfig
+from training.config import LEGACY_IDENTITY, TrainConfig
 from training.data import PairDataset, describe_sources, make_loader, parse_sources, to_device
 from training.run_state import (  # noqa: F401 - load_training_state is part of this module's API
     STATE_FORMAT,
@@ -187,6 +187,7 @@ class _Session:
             raise InputError(f"--resume: there is no {self.last} to continue; start without --resume")
         state = load_training_state(self.last)
         saved = state["identity"]
+        saved = {**LEGACY_IDENTITY, **saved}
         differing = {name: (saved.get(name), value) for name, value in config.identity().items()
                      if saved.get(name) != value}
         if differing:

@@ -62,6 +62,8 @@ class SiamObjective(nn.Module):
                             soft_mask(search, search_box, self.sigma))
         labels = disc_labels(response_centers(template_box, search_box), tuple(response.shape[-2:]),
                              self.radius_px / TOTAL_STRIDE)
+        if "negative" in batch:  # a negative pair's search crop holds no target: every cell is negative
+            labels = labels * (1.0 - batch["negative"].float().reshape(-1, 1, 1, 1))
         loss = balanced_logistic_loss(response, labels)
         return {"loss": loss}
 
@@ -81,7 +83,17 @@ def build_optimizer(objective: nn.Module, config: TrainConfig):
     return optimizer, torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
 
 
+# The "tracking" augmentations (issue 17; docs/training.md, "Augmentations", says why each value).
+TRACKING_SIAM = {"aspect_jitter": 0.1, "blur_probability": 0.1, "blur_max_length": 9, "colour": 0.1,
+                 "negative_probability": 0.2, "distractor_fraction": 0.5}
+
+
+def crop_params(config: TrainConfig) -> SiamCropParams:
+    """The crop and augmentation parameters of a run (``config.augment``: basic or tracking)."""
+    extra = TRACKING_SIAM if config.augment == "tracking" else {}
+    return SiamCropParams(template_size=config.template_size, search_size=config.search_size, **extra)
+
+
 def sample_maker(config: TrainConfig):
-    """``(frame, box, frame, box, rng) -> sample`` of this recipe (picklable, for worker processes)."""
-    params = SiamCropParams(template_size=config.template_size, search_size=config.search_size)
-    return functools.partial(siam_pair, params=params)
+    """``(frame, box, frame, box, rng, other) -> sample`` of this recipe (picklable, for worker processes)."""
+    return functools.partial(siam_pair, params=crop_params(config))

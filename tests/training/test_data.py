@@ -17,7 +17,7 @@ from training.data import (
 )
 
 
-def _echo(first_frame, first_box, second_frame, second_box, rng):
+def _echo(first_frame, first_box, second_frame, second_box, rng, other=None):
     """A sample maker that records which boxes it was given (frames are numbers here)."""
     return {"frames": np.array([first_frame, second_frame]), "boxes": np.stack([first_box, second_box])}
 
