@@ -93,10 +93,10 @@ def check_available(what: str = "--backend trt", instead: str = "Without them us
 
 
 def default_engine_dir() -> Path:
-    """``$EDGE_TRACKER_ENGINES``, else ``engines`` in the user cache (``edge_tracker.demo.cache_dir``)."""
+    """``$EDGE_TRACKER_ENGINES``, else ``engines`` in the user cache (``edge_tracker.cache.cache_dir``)."""
     if os.environ.get(ENGINES_ENV):
         return Path(os.environ[ENGINES_ENV]).expanduser()
-    from edge_tracker.demo import cache_dir
+    from edge_tracker.cache import cache_dir
 
     return cache_dir() / "engines"
 

@@ -22,6 +22,7 @@ import os
 import shutil
 from pathlib import Path
 
+from edge_tracker.cache import cache_dir
 from edge_tracker.errors import InputError, MissingDependencyError
 from edge_tracker.manifest import MANIFEST_NAME, read_manifest, sha256_file, variant_file
 from edge_tracker.names import DEFAULT_TRACKER
@@ -44,14 +45,6 @@ def demo_checkpoint(tracker: str) -> Path:
         raise InputError(f"no demo checkpoint ships for '{tracker}' (demo checkpoints: {shipped}); train one "
                          f"with `python -m training` and pass it with --model")
     return path
-
-
-def cache_dir() -> Path:
-    """Where built demo exports are kept (see the module docstring)."""
-    if os.environ.get("EDGE_TRACKER_CACHE"):
-        return Path(os.environ["EDGE_TRACKER_CACHE"]).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base).expanduser() / "edge_tracker"
 
 
 def demo_export(tracker: str, precision: str = "fp32", progress: bool = False) -> Path:

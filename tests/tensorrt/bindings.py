@@ -46,7 +46,7 @@ class Bindings:
 
 
 def cache_root() -> Path:
-    from edge_tracker.demo import cache_dir
+    from edge_tracker.cache import cache_dir
 
     return cache_dir() / "tensorrt-bindings"
 
