@@ -36,7 +36,7 @@ while true; do
         args=("$@")
     fi
     echo "$(date -Is) part: $python -m training ${args[*]} --out $out --max-minutes $minutes"
-    summary=$("$python" -m training "${args[@]}" --out "$out" --max-minutes "$minutes" | tee /dev/stderr)
+    summary=$("$python" -m training "${args[@]}" --out "$out" --max-minutes "$minutes" | tee -a /dev/stderr)  # -a: without it tee truncates a log file that stderr points to
     code=$?
     echo "$(date -Is) part ended with exit code $code: $summary"
     step=$(sed -n 's/.*: step \([0-9]*\) of .*/\1/p' <<<"$summary")

@@ -25,16 +25,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
-torch = pytest.importorskip("torch")
-
-from edge_tracker.datasets.synthetic import generate_sequence  # noqa: E402
-from edge_tracker.demo import demo_checkpoint, demo_trackers  # noqa: E402
-from edge_tracker.geometry import box_iou  # noqa: E402
-from edge_tracker.session import Session  # noqa: E402
-from export.checkpoint import load_state_strict, read_checkpoint  # noqa: E402
-from export.models import build_model  # noqa: E402
-from training.crops import AtomCropParams, atom_pair  # noqa: E402
+from edge_tracker.datasets.synthetic import generate_sequence
+from edge_tracker.demo import demo_checkpoint, demo_trackers
+from edge_tracker.geometry import box_iou
+from edge_tracker.session import Session
+from export.checkpoint import load_state_strict, read_checkpoint
+from export.models import build_model
+from training.crops import AtomCropParams, atom_pair
 
 TRACKING = {"scs-siam": ((1001, 1002), 10, 0.60), "aff-atom": ((1000,), 12, 0.50)}  # seeds, frames, min IoU
 IOU_NET_R = 0.45  # min Pearson r of the IoU-Net's predictions with the true IoUs

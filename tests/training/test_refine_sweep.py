@@ -1,0 +1,34 @@
+"""training.refine_sweep: checkpoint variants with other refinement settings, and its refusals."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edge_tracker.demo import demo_checkpoint
+from edge_tracker.errors import InputError
+from export.checkpoint import read_checkpoint
+from training.refine_sweep import main, sweep, variant
+
+
+def test_variant_changes_only_the_refinement_fields(tmp_path):
+    source = read_checkpoint(demo_checkpoint("aff-atom"))
+    copy = read_checkpoint(variant(demo_checkpoint("aff-atom"), tmp_path / "v.safetensors", 3, 20, True))
+    assert (copy.config.refine_iterations, copy.config.num_proposals) == (3, 20)
+    assert copy.meta["tracking_params"]["refine"] is True
+    assert set(copy.state_dict) == set(source.state_dict)
+    assert all(torch.equal(copy.state_dict[k], source.state_dict[k]) for k in source.state_dict)
+    assert all(t.dtype == torch.float16 for t in copy.state_dict.values() if t.is_floating_point())
+
+
+def test_sweep_refuses_evaluation_sequences(tmp_path):
+    folder = tmp_path / "otb" / "Jogging1"
+    folder.mkdir(parents=True)
+    with pytest.raises(InputError, match="evaluation-split sequence 'otb/Jogging1'"):
+        sweep(demo_checkpoint("aff-atom"), [1], [5], 10, [folder])
+
+
+def test_cli_rejects_bad_lists(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(demo_checkpoint("aff-atom")), "--iterations", "1,x"])
+    assert exit_info.value.code == 2 and "comma-separated integers" in capsys.readouterr().err
