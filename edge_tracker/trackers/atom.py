@@ -17,6 +17,13 @@ Per frame:
    over the next ``update_spread_frames`` frames). ``learner=numpy`` learns on the host in the
    Fourier domain; ``learner=graph`` runs the export's learning graphs (``learning/graph_learner.py``).
 
+Target loss (``edge_tracker.trackers.loss``): a frame below ``target_not_found_threshold`` holds the box
+and learns nothing; it is ``uncertain`` until ``lost_after_frames`` such frames in a row make it
+``not_found``. While lost, nothing is learnt or updated, and with ``redetect`` every other frame's
+sample area is ``redetect_area_factor`` times wider around the held position (the others keep the
+usual area, where a target that comes back the way it left shows at full size); a peak of ``target_found_threshold``
+or more finds the target again (that frame moves and refines, and learns nothing).
+
 The first frame runs the backbone on ``1 + 1 + 12 + 5 + 4 = 23`` augmented copies of the first crop
 (identity, flip, rotations, blurs, shifts) plus 7 feature-dropout copies, learns projection and filter
 jointly, and computes the IoU-Net modulation vectors from the unaugmented crop.
@@ -48,6 +55,7 @@ from edge_tracker.preprocess import (
 )
 from edge_tracker.trackers.atom_params import BLURS, ROTATIONS, SHIFTS, AtomParams
 from edge_tracker.trackers.base import OpenCVStyle, TrackResult, check_init_box
+from edge_tracker.trackers.loss import LossMonitor, clip_box
 from edge_tracker.trackers.learning import (
     GRAPH_PHASES,
     GraphLearner,
@@ -115,6 +123,8 @@ class AtomTracker(OpenCVStyle):
         self.mean_color = frame.reshape(-1, 3).mean(axis=0)
         self.rng = np.random.default_rng(p.seed)
         self.frame_index = 0
+        self.monitor = LossMonitor(p.lost_after_frames)
+        self.lost_frames = 0  # frames tracked in the lost state so far
 
         side = self._side()
         images, shifts = self._augmented_crops(frame, side)
@@ -192,7 +202,10 @@ class AtomTracker(OpenCVStyle):
         timings: dict[str, float] = {}
         start = time.perf_counter()
 
-        side = self._side()
+        lost = self.monitor.lost
+        self.lost_frames = self.lost_frames + 1 if lost else 0
+        wide = lost and p.redetect and self.lost_frames % 2 == 1  # every other lost frame: the target
+        side = self._side() * (p.redetect_area_factor if wide else 1.0)  # often returns where it left
         sample_center = self.center.copy()
         crop_px = side / self.sample_size  # image pixels per crop pixel
         image = self._crop(frame, side)
@@ -210,9 +223,10 @@ class AtomTracker(OpenCVStyle):
 
         t = time.perf_counter()
         offset_px, state, score = self._localize(scores, self.size / crop_px)
+        state, hold, learn = self._loss_state(state, score, lost)
         timings["localize"] = _lap(t)
 
-        if state != "not_found":
+        if not hold:
             self.center = self._inside(sample_center + offset_px * crop_px)
             if p.refine:
                 t = time.perf_counter()
@@ -220,18 +234,30 @@ class AtomTracker(OpenCVStyle):
                 timings["iou_refine"] = _lap(t)
 
         t = time.perf_counter()
-        if state in ("normal", "hard_negative"):
+        if learn and state in ("normal", "hard_negative"):
             target_offset = (self.center - sample_center) / crop_px
             rate = p.hard_negative_learning_rate if state == "hard_negative" else p.learning_rate
             labels = {layer: self._label(layer, target_offset, self.size / crop_px) for layer in self.cls_layers}
             self.learner.add_sample({**feats, **classified}, labels, rate, self.runners)
-        if state == "hard_negative" or self.frame_index % p.train_skipping == 0:
+        if not self.monitor.lost and (state == "hard_negative" or self.frame_index % p.train_skipping == 0):
             self.learner.request_update()
         self.learner.advance(self.runners)
         timings["update"] = _lap(t)
 
-        box = np.array([*(self.center - self.size / 2), *self.size])
+        box = clip_box(np.array([*(self.center - self.size / 2), *self.size]), *self.image_size)
         return TrackResult(box=box, score=score, state=state, timings_ms=timings)
+
+    def _loss_state(self, state: str, score: float, lost: bool) -> tuple[str, bool, bool]:
+        """The frame's reported state, whether the box holds, whether the sample may be learnt."""
+        if lost:
+            if state == "not_found" or score < self.params.target_found_threshold:
+                return "not_found", True, False
+            self.monitor.found()
+            return state, False, False  # found: move and refine, but learn from the usual area only
+        verdict = self.monitor.observe(state == "not_found")
+        if verdict == "doubt":
+            return "uncertain", True, False
+        return state, state == "not_found", state != "not_found"
 
     # =============================================================================== pieces
     def _localize(self, scores: np.ndarray, target_size_crop: np.ndarray) -> tuple[np.ndarray, str, float]:

@@ -56,6 +56,16 @@ class AtomParams:
     target_neighborhood_scale: float = 2.2  # masked around the peak before the second peak, x target
     displacement_scale: float = 0.8  # distance that tells target from distractor, x half the map
     subcell_peak: bool = True  # refine the peak with a parabola through its neighbours
+    # target loss (edge_tracker.trackers.loss). ATOM's classifier is trained towards a peak of 1, so its
+    # thresholds are absolute, as pytracking's. The demo checkpoint's peaks are 0.3-0.75 in view and
+    # 0.13-0.21 out of view, with single in-view frames down to 0.23 (generated leave-and-return clips,
+    # benchmarks/target_loss.py): one frame below target_not_found_threshold is too weak a sign.
+    lost_after_frames: int = 3  # not-found frames in a row that mean lost (before: held, "uncertain");
+    #   0: every such frame is "not_found" at once and nothing widens (the behaviour before issue 16)
+    target_found_threshold: float = 0.3  # lost: a peak at least this finds the target again (above
+    #   target_not_found_threshold, so a found target is not lost again on the next frame)
+    redetect: bool = True  # lost: every other frame samples a wider area (False: always the usual area)
+    redetect_area_factor: float = 2.0  # that wider sample's side = this x the usual (5 x target -> 10 x)
     # IoU refinement (number of proposals and steps are set in the exported graph)
     refine: bool = True  # run the IoU-Net refinement (off: classifier position, size kept)
     box_jitter_position: float = 0.1  # proposal centre jitter, x sqrt(target area)
@@ -83,6 +93,16 @@ class AtomParams:
         for name in ("learning_rate", "hard_negative_learning_rate", "dropout_probability"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not isinstance(self.redetect, bool):
+            raise ConfigError(f"redetect must be true or false, got {self.redetect!r}")
+        if not self.lost_after_frames >= 0:
+            raise ConfigError(f"lost_after_frames must be >= 0 (0: never lost), got {self.lost_after_frames}")
+        if not 1 <= self.redetect_area_factor <= 10:
+            raise ConfigError(f"redetect_area_factor must be in [1, 10] (1: no widening; 10 x the usual "
+                              f"area is mostly padding), got {self.redetect_area_factor}")
+        if not self.target_not_found_threshold <= self.target_found_threshold <= 1:
+            raise ConfigError(f"target_found_threshold must be in [target_not_found_threshold "
+                              f"({self.target_not_found_threshold}), 1], got {self.target_found_threshold}")
         if self.memory_size <= self.num_init_samples:
             raise ConfigError(
                 f"memory_size ({self.memory_size}) must exceed the {self.num_init_samples} first-frame "

@@ -104,3 +104,21 @@ def test_soak_smoke_samples_memory_and_descriptors(exports, capsys):
     assert 0 < float(start) <= float(peak) and float(end) <= float(peak)
     assert float(growth) < 5.0 and int(fd_end) <= int(fd_start) <= int(fd_peak)
     assert int(dropped) >= 0
+
+
+def test_target_loss_smoke_on_an_existing_export(exports, capsys):
+    """One generated leave-and-return clip, three variants; seeded random weights: figures, not accuracy."""
+    from benchmarks import target_loss
+
+    _, onnx_dir = exports("scs-siam")
+    assert target_loss.main(["--smoke", "--tracker", "scs-siam", "--model", str(onnx_dir)]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^machine: .+; ONNX Runtime on the CPU$", out, re.MULTILINE)
+    assert re.search(r"^clips: 1 x 30 frames, target absent over frames \d+-\d+$", out, re.MULTILINE)
+    rows = re.findall(r"^scs-siam +(off|hold|redetect) +([01])/1 +(\S+) +(\S+) +([01])/1 +(\S+) +"
+                      rf"{NUMBER} +{NUMBER}$", out, re.MULTILINE)
+    assert [row[0] for row in rows] == ["off", "hold", "redetect"], out
+    assert rows[0][1:4] == ("0", "-", "-")  # off: the behaviour before issue 16 never reports a loss
+    for _, reported, report, visible, _, _, auc, fps in rows:
+        assert 0.0 <= float(auc) <= 1.0 and float(fps) > 0
+        assert (report == "-") == (reported == "0") and (visible == "-" or 0.0 <= float(visible) <= 1.0)
