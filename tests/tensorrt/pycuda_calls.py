@@ -70,7 +70,7 @@ class Collector:
             self._record = final
             for path, tree in trees.items():
                 self._path = path
-                self._block(tree.body, dict(), None)
+                self._block(tree.body, {}, None)
         unique, seen = [], set()
         for use in self.uses:
             if use not in seen:

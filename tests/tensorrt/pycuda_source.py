@@ -219,7 +219,7 @@ class _CppFile:
         return f"src/wrapper/{self.path.name}:{line}", " && ".join(conditions)
 
     def _statement(self, start: int, s: str) -> None:
-        typedef = re.search(r"typedef\s+(.+?)\s+cl\s*$", s, re.S)
+        typedef = re.search(r"typedef\s+(.+?)\s+cl\s*$", s, re.DOTALL)
         if typedef:
             self.cl = typedef.group(1).strip()
             return
@@ -359,7 +359,7 @@ def _init_params(text: str) -> Params:
 def _preprocess(raw: str) -> tuple[str, list[list[str]]]:
     """Comments removed, object-like ``#define``s of member chains expanded, directives blanked (line
     numbers kept); and per line, the ``#if`` conditions it sits under (both branches are kept)."""
-    raw = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), raw, flags=re.S)
+    raw = re.sub(r"/\*.*?\*/", lambda m: "\n" * m.group(0).count("\n"), raw, flags=re.DOTALL)
     raw = re.sub(r"//[^\n]*", "", raw)
     lines = raw.split("\n")
     macros: dict[str, str] = {}
@@ -377,9 +377,10 @@ def _preprocess(raw: str) -> tuple[str, list[list[str]]]:
                 block.append(lines[index])
                 conditions.append(list(stack))
             define = re.match(r"define\s+(\w+)(?!\()\s*(.*)", " ".join(b.rstrip().rstrip("\\") for b in block).strip()[1:].strip())
-            if define and define.group(2).strip().startswith("."):
-                if len(define.group(2)) > len(macros.get(define.group(1), "")):  # both #if branches: keep the fuller
-                    macros[define.group(1)] = define.group(2)
+            # a member-chain macro defined in both #if branches: keep the fuller one
+            if define and define.group(2).strip().startswith(".") \
+                    and len(define.group(2)) > len(macros.get(define.group(1), "")):
+                macros[define.group(1)] = define.group(2)
             if directive.startswith(("if", "ifdef", "ifndef")):
                 stack.append(directive)
             elif directive.startswith("else") and stack:
@@ -461,7 +462,7 @@ def _split_top(text: str) -> list[str]:
 def _parse_python(path: Path, surface: PycudaSurface, star: dict[str, Member]) -> dict[str, Member]:
     """Names a pycuda Python module defines (plus ``star``: what it imports with ``from pycuda._driver import *``)."""
     tree = ast.parse(path.read_text())
-    where = lambda node: f"pycuda/{path.name}:{node.lineno}"  # noqa: E731
+    where = lambda node: f"pycuda/{path.name}:{node.lineno}"
     names = dict(star) if any(isinstance(n, ast.ImportFrom) and n.module == "pycuda._driver"
                               and any(a.name == "*" for a in n.names) for n in ast.walk(tree)) else {}
     for node in tree.body:

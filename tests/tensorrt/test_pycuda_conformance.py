@@ -21,7 +21,16 @@ import subprocess
 import pytest
 
 from tests.conftest import REPO_ROOT
-from tests.tensorrt.pycuda_calls import CLASSREF, DRIVER, OURS, Collector, Typing, Use, check, read_files
+from tests.tensorrt.pycuda_calls import (
+    CLASSREF,
+    DRIVER,
+    OURS,
+    Collector,
+    Typing,
+    Use,
+    check,
+    read_files,
+)
 from tests.tensorrt.pycuda_source import prepare
 
 # The modules of ours that call pycuda (test_every_module_that_calls_pycuda_is_checked keeps this complete).
