@@ -39,6 +39,8 @@ from edge_tracker.session import Session
 logger = logging.getLogger("edge_tracker.calibration")
 
 DEFAULT_SIZE = 500  # network images per every-frame phase (SCS-Siam's search feed holds 3)
+RARE_PHASE_BYTES = 256 << 20  # float32 feed bytes kept at most per phase that does not run every frame
+RARE_PHASE_MIN_FEEDS = 8
 
 
 @dataclass(frozen=True)
@@ -62,12 +64,19 @@ class SamplingParams:
 
 
 class RecordingRunner(Runner):
-    """Runs ``inner`` and keeps a host copy of every feed it is given (``records``)."""
+    """Runs ``inner`` and keeps a host copy of the feeds it is given (``records``).
 
-    def __init__(self, inner: Runner) -> None:
+    ``limit``: keep at most this many, a uniform sample of all seen (reservoir sampling with
+    ``rng``), so that a phase with large feeds never holds more than ``limit`` in memory.
+    """
+
+    def __init__(self, inner: Runner, limit: int | None = None, rng: np.random.Generator | None = None) -> None:
         super().__init__(inner.name)
         self.inner = inner
         self.records: list[dict[str, np.ndarray]] = []
+        self.limit = limit
+        self.seen = 0
+        self._rng = rng if rng is not None else np.random.default_rng(0)
 
     def input_metadata(self) -> dict[str, TensorMeta]:
         return self.inner.input_metadata()
@@ -82,7 +91,16 @@ class RecordingRunner(Runner):
         self.inner.deactivate()
 
     def _infer(self, feed, copy_outputs_to_host):
-        self.records.append({name: np.array(value, copy=True) for name, value in feed.items()})
+        self.seen += 1
+        slot = len(self.records)
+        if self.limit is not None and slot >= self.limit:
+            slot = int(self._rng.integers(self.seen))
+        if slot < (self.limit if self.limit is not None else slot + 1):
+            record = {name: np.array(value, copy=True) for name, value in feed.items()}
+            if slot == len(self.records):
+                self.records.append(record)
+            else:
+                self.records[slot] = record
         return self.inner.infer(feed, copy_outputs_to_host)
 
 
@@ -100,18 +118,22 @@ def build_calibration_set(sources: list[Source], out: Path, *, tracker: str | No
             # A checkpoint may recommend tracking without IoU refinement (the demo AFF-ATOM does); the
             # refinement graph still needs calibration data for whoever turns it on.
             session.params = dataclasses.replace(session.params, refine=True)
-        recorders = {name: RecordingRunner(runner).activate() for name, runner in session.loaded.runners.items()}
-        session.loaded.runners = recorders
-        targets = _targets(recorders, params.size)
-        every_frame = _every_frame_phases(session)
+        base_params = session.params = _learning_params(session, params.episode_length)
         rng = np.random.default_rng(params.seed)
+        every_frame = _every_frame_phases(session)
+        targets = _targets({name: r.activate() for name, r in session.loaded.runners.items()}, params.size,
+                           every_frame)
+        recorders = {name: RecordingRunner(runner, None if name in every_frame else targets[name], rng).activate()
+                     for name, runner in session.loaded.runners.items()}
+        session.loaded.runners = recorders
         per_source = math.ceil(max(targets[p] for p in every_frame) / len(sources))
         used = []
         from tqdm import tqdm
 
         with tqdm(total=len(sources), unit="source", disable=not progress, desc="calibration") as bar:
             for source in sources:
-                used.append(_sample_source(session, recorders, source, per_source, every_frame, params, rng))
+                used.append(_sample_source(session, recorders, source, per_source, every_frame, params, rng,
+                                           base_params))
                 bar.update(1)
         feeds = {name: _subsample(r.records, targets[name], rng) for name, r in recorders.items()}
         empty = [name for name, items in feeds.items() if not items]
@@ -131,7 +153,7 @@ def build_calibration_set(sources: list[Source], out: Path, *, tracker: str | No
                                   for name, r in recorders.items()}},
             "sources": used,
             "sampling": asdict(params),
-            "tracking_params": asdict(session.params),
+            "tracking_params": asdict(base_params),
             "edge_tracker": __version__,
         }
     manifest = write_set(out, feeds, info)
@@ -139,13 +161,22 @@ def build_calibration_set(sources: list[Source], out: Path, *, tracker: str | No
     return manifest
 
 
-def _targets(recorders: dict[str, RecordingRunner], size: int) -> dict[str, int]:
-    """Feeds to keep per phase: ``size`` images, so a 3-scale search feed counts 3."""
+def _targets(runners: dict[str, Runner], size: int, every_frame: list[str]) -> dict[str, int]:
+    """Feeds to keep per phase: ``size`` images, so a 3-scale search feed counts 3.
+
+    A phase that does not run every frame keeps at most ``RARE_PHASE_BYTES`` of float32 feeds (at
+    least ``RARE_PHASE_MIN_FEEDS``): the learning phases' feeds hold the sample memory, 41 MB each
+    on AFF-ATOM, and only their FP16 error is measured on them (no INT8 graph is calibrated).
+    """
     targets = {}
-    for name, runner in recorders.items():
-        images = [m for m in runner.input_metadata().values() if len(m.shape) == 4 and m.shape[1] == 3]
+    for name, runner in runners.items():
+        meta = runner.input_metadata().values()
+        images = [m for m in meta if len(m.shape) == 4 and m.shape[1] == 3]
         per_feed = images[0].shape[0] if images else 1
         targets[name] = max(1, math.ceil(size / per_feed))
+        if name not in every_frame:
+            feed_bytes = sum(4 * math.prod(m.shape) for m in meta)
+            targets[name] = min(targets[name], max(RARE_PHASE_MIN_FEEDS, RARE_PHASE_BYTES // max(feed_bytes, 1)))
     return targets
 
 
@@ -154,8 +185,32 @@ def _every_frame_phases(session: Session) -> list[str]:
     return [p["name"] for p in phases if p.get("when") == "every frame"] or [p["name"] for p in phases]
 
 
+def _learning_params(session: Session, episode_length: int):
+    """The tracker's settings for calibration, such that every exported learning phase runs.
+
+    An export with the classifier-learning graphs (``classifier_init``...) is calibrated with
+    ``learner=graph`` (the default numpy learner never runs them), and with filter updates often
+    enough to happen inside an episode: every ``episode_length // 3`` frames, spread over as many
+    frames on odd episodes (``classifier_linearize``, ``classifier_cg_step``) and whole on even ones
+    (``classifier_update``). The features, filters and memories fed to them are the tracker's own.
+    """
+    names = {p["name"] for p in read_manifest(session.model, verify=False)["phases"]}
+    if "classifier_init" not in names or not hasattr(session.params, "learner"):
+        return session.params
+    every = max(1, episode_length // 3)
+    return dataclasses.replace(session.params, learner="graph", train_skipping=every,
+                               update_spread_frames=0)
+
+
+def _episode_params(base, episode: int):
+    """Odd episodes spread their filter updates (see ``_learning_params``); others as ``base``."""
+    if getattr(base, "learner", None) != "graph" or episode % 2 == 0:
+        return base
+    return dataclasses.replace(base, update_spread_frames=base.train_skipping)
+
+
 def _sample_source(session: Session, recorders, source: Source, budget: int, every_frame: list[str],
-                   params: SamplingParams, rng: np.random.Generator) -> dict[str, Any]:
+                   params: SamplingParams, rng: np.random.Generator, base_params=None) -> dict[str, Any]:
     """Episodes over ``source`` until ``budget`` feeds of the every-frame phases were added."""
     start_counts = {name: len(recorders[name].records) for name in every_frame}
 
@@ -169,6 +224,8 @@ def _sample_source(session: Session, recorders, source: Source, budget: int, eve
         box = source.box_at(start) if source.kind == "sequence" or not episodes else episodes[-1]["last_box"]
         if box is None:
             continue
+        if base_params is not None:
+            session.params = _episode_params(base_params, len(episodes))
         tracker = session.new_tracker()
         frames = source.frames(start, start + params.episode_length)
         first = next(frames, None)

@@ -144,8 +144,8 @@ def learning_phases(net: AtomNet) -> list[Phase]:
         cells = response_grid_side(size, LAYER_STRIDES[layer], k)
         shapes[layer] = (cfg.layer_channels(layer), side, cells)
 
-    def spec(name, shape, what):
-        return TensorSpec(name, tuple(shape), what)
+    def spec(name, shape, what, diagnostic=False):
+        return TensorSpec(name, tuple(shape), what, diagnostic=diagnostic)
 
     regs = {"filter_reg": spec("filter_reg", (1,), "filter regularisation weight"),
             "projection_reg": spec("projection_reg", (1,), "projection regularisation weight")}
@@ -158,19 +158,19 @@ def learning_phases(net: AtomNet) -> list[Phase]:
         init_out += [spec(f"projection_{layer}", (d, channels, 1, 1), "projection after the step"),
                      spec(f"filter_{layer}", (1, d, k, k), "filter after the step"),
                      spec(f"projected_{layer}", (slots, d, side, side), "the samples through that projection"),
-                     spec(f"losses_{layer}", (2,), "loss before and after the step"),
+                     spec(f"losses_{layer}", (2,), "loss before and after the step", diagnostic=True),
                      spec(f"cg_residuals_{layer}", (cfg.learner_init_cg_iterations + 1,),
-                          "squared CG residual at the start and after each iteration")]
+                          "squared CG residual at the start and after each iteration", diagnostic=True)]
         mem_in += [spec(f"memory_{layer}", (memory, d, side, side), "projected samples, one per slot"),
                    spec(f"labels_{layer}", (memory, cells, cells), "their labels"),
                    spec(f"filter_{layer}", (1, d, k, k), "current filter")]
         update_out += [spec(f"updated_filter_{layer}", (1, d, k, k), "filter after the step"),
-                       spec(f"loss_{layer}", (1,), "loss at the current filter"),
+                       spec(f"loss_{layer}", (1,), "loss at the current filter", diagnostic=True),
                        spec(f"cg_residuals_{layer}", (cfg.learner_update_cg_iterations + 1,),
-                            "squared CG residual at the start and after each iteration")]
+                            "squared CG residual at the start and after each iteration", diagnostic=True)]
         lin_out += [spec(f"curvature_{layer}", (memory, cells, cells), "weight x activation slope squared"),
                     spec(f"cg_residual_{layer}", (1, d, k, k), "CG residual (= direction) to start from"),
-                    spec(f"loss_{layer}", (1,), "loss at the current filter")]
+                    spec(f"loss_{layer}", (1,), "loss at the current filter", diagnostic=True)]
         step_in += [mem_in[-3], lin_out[-3],
                     spec(f"cg_filter_{layer}", (1, d, k, k), "CG iterate (filter)"),
                     spec(f"cg_residual_{layer}", (1, d, k, k), "CG residual"),

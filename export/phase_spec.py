@@ -21,6 +21,9 @@ class TensorSpec:
     shape: tuple[int, ...]
     description: str  # layout and units
     dtype: str = "float32"
+    # An output that reports (a solver's loss, CG residuals) and that no later step reads: precision
+    # variants are measured on it but not held to a tolerance (marked in the manifest).
+    diagnostic: bool = False
 
 
 @dataclass(frozen=True)

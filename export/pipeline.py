@@ -202,5 +202,7 @@ def _publish(temporary: Path, out_dir: Path, replaced: bool) -> None:
 
 
 def _spec_dict(spec) -> dict[str, Any]:
-    return {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype,
-            "description": spec.description}
+    record = {"name": spec.name, "shape": list(spec.shape), "dtype": spec.dtype, "description": spec.description}
+    if spec.diagnostic:
+        record["diagnostic"] = True
+    return record

@@ -58,7 +58,7 @@ def convert(model, keep_ops=(), keep_nodes=()):
     """The float16 model of ``model`` (an ``onnx.ModelProto``) with ``keep_ops`` op types and
     ``keep_nodes`` node names in float32."""
     float16 = require("onnxconverter_common").float16
-    model = isolate_outputs(model)
+    model = untie_constants(isolate_outputs(model))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "float32 number x will be truncated": expected for tiny weights
         converted = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=list(keep_ops),
@@ -128,6 +128,45 @@ def overflowing_nodes(model, feeds: list[dict[str, np.ndarray]], limit: float = 
     return hot
 
 
+def untie_constants(model, max_elements: int = 4096):
+    """A copy of ``model`` in which every small float initializer has exactly one reader.
+
+    The converter gives an initializer one type: read by a node kept in float32 and by a node
+    converted to float16 (the learning graphs share scalars such as a LeakyReLU slope over dozens
+    of nodes of both kinds), it stays float32 and the float16 reader gets an invalid mixed-type
+    input. Each further reader of an initializer of at most ``max_elements`` gets its own copy;
+    larger ones (weights) are left shared.
+    """
+    onnx = require("onnx")
+    model = onnx.ModelProto.FromString(model.SerializeToString())
+    graph = model.graph
+    small = {init.name: init for init in graph.initializer
+             if init.data_type == onnx.TensorProto.FLOAT and _elements(init) <= max_elements}
+    seen: dict[str, int] = {}
+    copies = []
+    for node in graph.node:
+        for index, name in enumerate(node.input):
+            if name not in small:
+                continue
+            count = seen.get(name, 0)
+            seen[name] = count + 1
+            if count:
+                copy = onnx.TensorProto()
+                copy.CopyFrom(small[name])
+                copy.name = f"{name}__{count}"
+                copies.append(copy)
+                node.input[index] = copy.name
+    graph.initializer.extend(copies)
+    return model
+
+
+def _elements(tensor) -> int:
+    count = 1
+    for dim in tensor.dims:
+        count *= dim
+    return count
+
+
 def isolate_outputs(model):
     """A copy of ``model`` in which no graph output is also read by another node.
 
@@ -151,26 +190,47 @@ def isolate_outputs(model):
     return model
 
 
-def to_fp16(fp32_path: Path, out_path: Path, feeds: list[dict[str, np.ndarray]], tolerance: float) -> Fp16Result:
-    """Write the FP16 graph of ``fp32_path`` to ``out_path``, keeping ops in float32 as measured."""
+def to_fp16(fp32_path: Path, out_path: Path, feeds: list[dict[str, np.ndarray]], tolerance: float,
+            tolerances: dict[str, float] | None = None) -> Fp16Result:
+    """Write the FP16 graph of ``fp32_path`` to ``out_path``, keeping ops in float32 as measured.
+
+    ``tolerance`` holds for every output but those named in ``tolerances`` (an infinite one: the
+    output is reported in ``tries``, never gating; e.g. a solver's loss, whose relative error near
+    convergence says nothing). Raises :class:`Fp16Failed`, which carries the tries, when no graph passes.
+    """
     onnx = require("onnx")
     model = onnx.load(str(fp32_path))
     present = {node.op_type for node in model.graph.node}
     candidates = [op for op in CANDIDATE_OPS if op in present]
     reference = _run(fp32_path, feeds)
+    names = [output.name for output in model.graph.output]
+    limits = {name: (tolerances or {}).get(name, tolerance) for name in names}
     result = Fp16Result(out_path, kept_nodes=overflowing_nodes(model, feeds))
     for count in range(len(candidates) + 1):
         keep = candidates[:count]
         onnx.save(convert(model, keep, result.kept_nodes), str(out_path))
-        error = _worst_error(_run(out_path, feeds), reference)
+        errors = dict(zip(names, _output_errors(_run(out_path, feeds), reference)))
+        gating = [errors[name] for name in names if np.isfinite(limits[name])] or [0.0]
+        error = max(gating)
         result.tries.append({"kept_float32": list(keep), "kept_nodes": sorted(result.kept_nodes),
-                             "relative_error": error})
+                             "relative_error": error, "output_errors": errors})
         logger.debug("%s fp16 keeping %s in float32: relative error %.2e", fp32_path.name, keep, error)
-        if error <= tolerance:
+        if all(errors[name] <= limits[name] for name in names):
             result.kept_float32, result.error = list(keep), error
             return result
-    raise ExportError(f"{fp32_path.name}: no FP16 graph within the relative tolerance {tolerance:g} even with "
-                      f"{candidates} kept in float32 (last error {error:.3g}); the phase cannot run in FP16")
+    out_path.unlink(missing_ok=True)
+    worst = max(names, key=lambda name: errors[name] if np.isfinite(limits[name]) else -1.0)
+    raise Fp16Failed(f"{fp32_path.name}: no FP16 graph within the relative tolerance {tolerance:g} even with "
+                     f"{candidates} kept in float32 (last error {error:.3g}, output '{worst}'); the phase cannot "
+                     "run in FP16", result.tries)
+
+
+class Fp16Failed(ExportError):
+    """No FP16 graph of a phase passed; ``tries`` holds every attempt's measured errors."""
+
+    def __init__(self, message: str, tries: list[dict]) -> None:
+        super().__init__(message)
+        self.tries = tries
 
 
 def _run(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray]]:
@@ -181,12 +241,17 @@ def _run(path: Path, feeds: list[dict[str, np.ndarray]]) -> list[list[np.ndarray
     return [session.run(None, feed) for feed in feeds]
 
 
-def _worst_error(got: list[list[np.ndarray]], want: list[list[np.ndarray]]) -> float:
-    worst = 0.0
+def _output_errors(got: list[list[np.ndarray]], want: list[list[np.ndarray]]) -> list[float]:
+    """Per output, the worst feed's max abs error relative to the reference's scale (inf: non-finite)."""
+    worst = [0.0] * len(want[0])
     for outputs, references in zip(got, want):
-        for out, ref in zip(outputs, references):
+        for index, (out, ref) in enumerate(zip(outputs, references)):
             out, ref = np.asarray(out, np.float64), np.asarray(ref, np.float64)
-            if not np.all(np.isfinite(out)):
-                return float("inf")
-            worst = max(worst, float(np.abs(out - ref).max() / max(np.abs(ref).max(), 1e-12)))
+            error = (float(np.abs(out - ref).max() / max(np.abs(ref).max(), 1e-12))
+                     if np.all(np.isfinite(out)) else float("inf"))
+            worst[index] = max(worst[index], error)
     return worst
+
+
+def _worst_error(got: list[list[np.ndarray]], want: list[list[np.ndarray]]) -> float:
+    return max(_output_errors(got, want))
