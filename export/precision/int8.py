@@ -102,8 +102,11 @@ def to_int8(fp32_path: Path, out_path: Path, calibration: list[dict[str, np.ndar
     low, high = -1, 0
     while error_keeping(high) > tolerance:
         if high >= len(nodes) or not result.sensitivity:
+            fix = ("; without the sensitivity report (--no-sensitivity) no layer can be chosen to stay in float: "
+                   "build again without --no-sensitivity" if not result.sensitivity else
+                   "; build without int8 for this tracker (--precision fp32,fp16)")
             raise ExportError(f"{fp32_path.name}: INT8 error {errors[high]:.3g} is over the tolerance {tolerance:g} "
-                              f"even with {high} of {len(nodes)} layers kept in float")
+                              f"even with {high} of {len(nodes)} layers kept in float{fix}")
         low, high = high, min(max(1, 2 * high), len(nodes))
     while high - low > 1:
         middle = (low + high) // 2
