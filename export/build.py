@@ -33,7 +33,12 @@ from typing import Any
 
 from edge_tracker.backends.onnxruntime import OnnxRuntimeRunner
 from edge_tracker.compare import DEFAULT_TOLERANCES, compare
-from edge_tracker.errors import ExportError, GraphCheckError, InputError, MissingDependencyError
+from edge_tracker.errors import (
+    ExportError,
+    GraphCheckError,
+    InputError,
+    MissingDependencyError,
+)
 from edge_tracker.manifest import MANIFEST_NAME, read_manifest, sha256_file
 
 logger = logging.getLogger("edge_tracker.export")
