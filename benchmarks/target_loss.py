@@ -109,8 +109,8 @@ def table(results: dict) -> str:
     def fmt(value, spec):
         return "-" if value is None else format(value, spec)
 
-    lines = [f"{'tracker':9} {'variant':9} {'reported':>8} {'report (frames)':>15} {'visible then':>12} "
-             f"{'recovered':>9} {'recover (frames)':>16} {'AUC return':>10} {'FPS':>6}"]
+    lines = [(f"{'tracker':9} {'variant':9} {'reported':>8} {'report (frames)':>15} {'visible then':>12} "
+              f"{'recovered':>9} {'recover (frames)':>16} {'AUC return':>10} {'FPS':>6}")]
     for (tracker, variant), entry in results.items():
         s = entry["summary"]
         lines.append(f"{tracker:9} {variant:9} {s['reported']:>4}/{s['clips']:<3} {fmt(s['report_mean'], '+.1f'):>15} "

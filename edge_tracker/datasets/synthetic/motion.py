@@ -142,7 +142,7 @@ def leave_and_return(track: _Track, sprite: _Sprite, cfg: SyntheticConfig) -> _T
     n, width, height = cfg.num_frames, cfg.width, cfg.height
     if cfg.leave_frames <= 0 or n < 2:
         return track
-    t0 = min(max(1, int(round(cfg.leave_at * n))), n - 1)
+    t0 = min(max(1, round(cfg.leave_at * n)), n - 1)
 
     def extent(t: int) -> tuple[float, float, float, float]:
         return _polygon_bounds(sprite.outline @ _affine((0.0, 0.0), track.scale[t], track.aspect[t],
