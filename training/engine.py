@@ -41,6 +41,7 @@ from torch import nn
 from edge_tracker.errors import ConfigError, InputError
 from export.checkpoint import load_state_strict, read_checkpoint, save_checkpoint
 from export.models import build_model
+from export.models.config import config_from_dict, config_to_dict
 from training import atom, siam
 from training.config import LEGACY_IDENTITY, TrainConfig
 from training.data import PairDataset, describe_sources, make_loader, parse_sources, to_device
@@ -147,6 +148,9 @@ class _Session:
 
         torch.manual_seed(config.seed)  # same initial weights on every rank (DDP also broadcasts rank 0's)
         model_config = config.model_config()
+        if state is not None and "model_config" in state:
+            # the architecture the run trains, which --init may have set (a resumed run has no --init)
+            model_config = config_from_dict(state["model_config"])
         checkpoint = None
         if config.init is not None:
             checkpoint = read_checkpoint(config.init, expect_tracker=config.tracker)
@@ -305,6 +309,7 @@ class _Session:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "rng": get_rng_state(),
+            "model_config": config_to_dict(self.net.config),
         }
         tmp = self.last.with_name(self.last.name + ".partial")
         torch.save(state, tmp)
