@@ -121,15 +121,20 @@ class Comparison:
 
 
 def tolerance_table(precision: str, overrides: Mapping[str, float] | None = None) -> Callable[[str], float]:
-    """``output name -> tolerance``: the precision's default unless ``overrides`` names the output."""
+    """``output name -> tolerance``: the precision's default unless ``overrides`` names the output.
+
+    An override of ``math.inf`` makes the output report-only: measured and shown, failing only on
+    non-finite values (a solver's loss or residual, whose relative error near zero says nothing).
+    """
     if precision not in DEFAULT_TOLERANCES:
         raise InputError(f"unknown precision {precision!r} for a comparison; choose one of "
                          f"{list(DEFAULT_TOLERANCES)}")
     overrides = dict(overrides or {})
     for name, value in overrides.items():
         if not (isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= 0
-                and math.isfinite(value)):
-            raise InputError(f"tolerance of output {name!r} must be a finite number >= 0, got {value!r}")
+                and (math.isfinite(value) or value == math.inf)):
+            raise InputError(f"tolerance of output {name!r} must be a number >= 0 (inf: report only), "
+                             f"got {value!r}")
     default = DEFAULT_TOLERANCES[precision]
     return lambda name: float(overrides.get(name, default))
 

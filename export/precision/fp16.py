@@ -215,7 +215,7 @@ def to_fp16(fp32_path: Path, out_path: Path, feeds: list[dict[str, np.ndarray]],
         result.tries.append({"kept_float32": list(keep), "kept_nodes": sorted(result.kept_nodes),
                              "relative_error": error, "output_errors": errors})
         logger.debug("%s fp16 keeping %s in float32: relative error %.2e", fp32_path.name, keep, error)
-        if all(errors[name] <= limits[name] for name in names):
+        if all(np.isfinite(errors[name]) and errors[name] <= limits[name] for name in names):
             result.kept_float32, result.error = list(keep), error
             return result
     out_path.unlink(missing_ok=True)

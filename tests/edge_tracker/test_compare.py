@@ -100,8 +100,13 @@ def test_per_output_override(reference, candidate):
     with pytest.raises(InputError, match=r"tolerances given for \['w'\], which are not outputs; "
                                          r"the outputs are \['y', 'z'\]"):
         compare(shifted, reference, [{"x": X}], tolerances={"w": 1.0})
-    with pytest.raises(InputError, match="tolerance of output 'y' must be a finite number >= 0, got -1"):
+    with pytest.raises(InputError, match=r"tolerance of output 'y' must be a number >= 0 \(inf: report only\), "
+                                         "got -1"):
         compare(shifted, reference, [{"x": X}], tolerances={"y": -1})
+    with pytest.raises(InputError, match="got nan"):
+        compare(shifted, reference, [{"x": X}], tolerances={"y": float("nan")})
+    report_only = compare(shifted, reference, [{"x": X}], tolerances={"y": float("inf"), "z": float("inf")})
+    assert report_only.passed and report_only["z"].relative_error == default["z"].relative_error > 1e-4
     with pytest.raises(InputError, match=r"unknown precision 'fp8'.*\['fp32', 'fp16', 'int8'\]"):
         compare(shifted, reference, [{"x": X}], precision="fp8")
 
