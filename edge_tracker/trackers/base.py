@@ -9,7 +9,8 @@ import numpy as np
 
 from edge_tracker.errors import InputError
 
-# Localisation states (SPEC 1.6); SCS-Siam reports "normal" or "not_found".
+# Localisation states (SPEC 1.6), the same names in both trackers; what each means and when a tracker
+# reports it (target loss, re-detection): edge_tracker.trackers.loss. SCS-Siam never reports "hard_negative".
 STATES = ("normal", "uncertain", "hard_negative", "not_found")
 
 
