@@ -40,8 +40,11 @@ class AtomParams:
     train_skipping: int = 10  # later: update the filters every this many frames
     learner: str = "numpy"  # "numpy": learn on the host, Fourier domain (the CPU's fast path); "graph": the
     #   export's classifier_init/classifier_update graphs through the runners (learning/graph_learner.py)
-    update_spread_frames: int = 0  # 0: a filter update runs whole in the frame that asks; n: its units
-    #   (linearisation, each CG iteration) run over n frames on a copy of the filters, swapped in when done
+    update_spread_frames: int = 10  # 0: a filter update runs whole in the frame that asks; n: its units
+    #   (linearisation, each CG iteration) run over n frames on a copy of the filters, swapped in when done.
+    #   10 (= train_skipping): no frame pays a whole update (4,000 frames on 2 CPU cores: p99/p50 frame
+    #   time 15.1 whole, 1.7 spread), for -0.5 AUC points (numpy) / +0.3 (graph) on the 29 shared
+    #   sequences; docs/decisions.md, "Spreading the filter update"
     augment: bool = True  # first frame: learn from augmented copies (else the crop alone)
     dropout_samples: int = 7  # first frame: feature-dropout copies of the unaugmented crop
     dropout_probability: float = 0.2  # channel dropout rate of those copies

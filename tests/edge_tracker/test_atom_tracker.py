@@ -169,7 +169,7 @@ def test_memory_updates_and_filter_training_schedule(monkeypatch):
                         lambda self, n: calls.append(n) or original(self, n))
     frame = _frame()
     nets = StandInNetworks()
-    tracker = AtomTracker(nets.runners(), AtomParams(train_skipping=3, update_cg_iterations=2, **FAST))
+    tracker = AtomTracker(nets.runners(), AtomParams(train_skipping=3, update_cg_iterations=2, update_spread_frames=0, **FAST))
     tracker.initialize(frame, (140, 100, 40, 30))
     classifier = tracker.learner.classifiers["layer3"]
     stored = classifier.memory.count

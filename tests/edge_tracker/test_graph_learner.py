@@ -45,7 +45,11 @@ def _tracker(session, **params):
 
 def _lockstep(session, frames, boxes, share_first_frame: bool):
     """Per frame: the numpy tracker's state (all but the learner) given to the graph tracker, both track."""
-    reference, candidate = _tracker(session, learner="numpy"), _tracker(session, learner="graph")
+    # whole updates, so that each frame's shared state is taken between updates; no target-loss
+    # handling (it pauses learning while the demo's weak classifier doubts): every update is compared
+    settings = {"update_spread_frames": 0, "lost_after_frames": 0}
+    reference = _tracker(session, learner="numpy", **settings)
+    candidate = _tracker(session, learner="graph", **settings)
     for tracker in (reference, candidate):
         tracker.initialize(frames[0], boxes[0])
     if share_first_frame:
@@ -81,7 +85,9 @@ def test_graph_and_numpy_learners_track_alike_frame_by_frame(demo, shared_data):
 @pytest.mark.slow
 def test_learners_hand_their_state_to_each_other(demo):
     sequence = generate_sequence(2, SyntheticConfig(num_frames=14))
-    numpy_tracker, graph_tracker = _tracker(demo, learner="numpy"), _tracker(demo, learner="graph")
+    # whole updates: a state is taken between updates, and a spread one may be in progress
+    numpy_tracker = _tracker(demo, learner="numpy", update_spread_frames=0)
+    graph_tracker = _tracker(demo, learner="graph", update_spread_frames=0)
     numpy_tracker.initialize(sequence.frames[0], sequence.boxes[0])
     for frame in sequence.frames[1:]:
         numpy_tracker.track(frame)
@@ -105,7 +111,8 @@ def test_a_spread_update_runs_one_unit_per_frame_and_gives_the_whole_updates_fil
     on six frames, through classifier_linearize and classifier_cg_step; from the same state and
     memory the result is the filter a whole update gives (fused classifier_update for the graph)."""
     sequence = generate_sequence(4, SyntheticConfig(num_frames=16))
-    whole, spread = _tracker(demo, learner=learner), _tracker(demo, learner=learner, update_spread_frames=10)
+    whole = _tracker(demo, learner=learner, update_spread_frames=0)
+    spread = _tracker(demo, learner=learner, update_spread_frames=10)
     calls = {}
     for name in ("classifier_update", "classifier_linearize", "classifier_cg_step"):
         runner = demo.runners[name]
