@@ -32,3 +32,19 @@ def test_cli_rejects_bad_lists(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(demo_checkpoint("aff-atom")), "--iterations", "1,x"])
     assert exit_info.value.code == 2 and "comma-separated integers" in capsys.readouterr().err
+
+
+def test_iou_probe_separates_the_shipped_iou_net_from_random_weights(tmp_path):
+    from export.checkpoint import save_checkpoint
+    from export.models import build_model
+    from training.iou_probe import iou_scores, probe_batch
+
+    batch = probe_batch(["synthetic:2"], 6, 12345, "basic")
+    assert batch["proposals"].shape == (6, 16, 4)
+    shipped = iou_scores(demo_checkpoint("aff-atom"), batch)
+    torch.manual_seed(0)
+    config = read_checkpoint(demo_checkpoint("aff-atom")).config
+    random_path = save_checkpoint(tmp_path / "random.safetensors", build_model(config), config)
+    random = iou_scores(random_path, batch)
+    assert shipped["r"] > 0.4 and random["r"] < 0.3, (shipped, random)
+    assert shipped["mse"] < random["mse"]
