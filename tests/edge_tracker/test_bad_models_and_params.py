@@ -81,7 +81,11 @@ def test_siam_parameters_are_checked_wherever_the_object_is_built():
         SiamParams(exemplar_size=True)
     with pytest.raises(ConfigError, match=r"response_upsample = 0"):
         SiamParams.from_dict({"response_upsample": 0})  # e.g. a checkpoint's recommendation
-    assert set(SIAM_PARAM_RANGES) == set(SiamParams.__dataclass_fields__)  # every field has a range
+    # every number has a range; the one switch is checked as a boolean
+    numbers = {name for name, field in SiamParams.__dataclass_fields__.items() if field.type not in (bool, "bool")}
+    assert set(SIAM_PARAM_RANGES) == numbers and numbers | {"redetect"} == set(SiamParams.__dataclass_fields__)
+    with pytest.raises(ConfigError, match=r"SiamParams.redetect = 'yes': expected true or false"):
+        SiamParams(redetect="yes")
 
 
 def test_every_params_object_refuses_non_finite_numbers_and_wrong_kinds():
