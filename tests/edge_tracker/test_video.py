@@ -240,7 +240,11 @@ def test_unreadable_inputs_raise_at_open(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "readme.txt").write_text("x")
-    with pytest.raises(InputError, match=r"holds no images.*\.jpg"):
+    with pytest.raises(InputError, match=r"holds no images.*\.bmp \(sorted by name\)$"):
+        FolderSource(empty).open()
+    (empty / "img").mkdir()  # an OTB-style sequence folder: the frames one level down
+    cv2.imwrite(str(empty / "img" / "0001.jpg"), np.zeros((8, 8, 3), np.uint8))
+    with pytest.raises(InputError, match=r"holds no images.*its subfolder img/ holds frames .*: give .*empty/img$"):
         FolderSource(empty).open()
 
 

@@ -119,8 +119,11 @@ class FolderSource(FrameSource):
         self.files = sorted((p for p in self.spec.path.iterdir()
                              if p.suffix.lower() in FRAME_EXTENSIONS and p.is_file()), key=_natural_key)
         if not self.files:
+            inner = [p for p in sorted(self.spec.path.iterdir()) if p.is_dir() and _has_frames(p)]
+            hint = (f"; its subfolder {inner[0].name}/ holds frames (an annotated sequence keeps them there): "
+                    f"give {inner[0]}" if inner else "")
             raise InputError(f"frame folder {self.spec.path} holds no images; expected files ending in "
-                             f"{', '.join(FRAME_EXTENSIONS)} (sorted by name)")
+                             f"{', '.join(FRAME_EXTENSIONS)} (sorted by name){hint}")
 
     def _next(self):
         while self._position < len(self.files):
@@ -143,3 +146,7 @@ def _natural_key(path: Path):
     # frame2.jpg before frame10.jpg: unpadded numbering is common in exported frame folders.
     parts = re.split(r"(\d+)", path.name)
     return [int(part) if i % 2 else part for i, part in enumerate(parts)]
+
+
+def _has_frames(folder: Path) -> bool:
+    return any(p.suffix.lower() in FRAME_EXTENSIONS and p.is_file() for p in folder.iterdir())
