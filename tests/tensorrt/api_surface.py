@@ -363,13 +363,18 @@ def parse_signatures(doc: str, name: str) -> list[tuple[list[tuple[str, str, boo
 
 
 def _split_top(text: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    """``text`` split at its top-level commas (not inside brackets or quotes); used by pycuda_source too."""
+    parts, depth, current, quote = [], 0, [], None
     for char in text:
-        if char in "([<":
+        if quote:
+            quote = None if char == quote else quote
+        elif char in "\"'":
+            quote = char
+        elif char in "([<":
             depth += 1
         elif char in ")]>":
             depth -= 1
-        if char == "," and depth == 0:
+        if char == "," and depth == 0 and not quote:
             parts.append("".join(current))
             current = []
         else:

@@ -35,6 +35,8 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.tensorrt.api_surface import _split_top
+
 VERSION = "2026.1"
 REQUIREMENT = f"pycuda=={VERSION}"
 WRAPPERS = ("wrap_cudadrv.cpp", "mempool.cpp", "wrap_cudagl.cpp", "wrap_curand.cpp")
@@ -433,26 +435,6 @@ def _balanced(text: str, open_at: int, opening: str, closing: str) -> int:
             if depth == 0:
                 return index + 1
     return len(text)
-
-
-def _split_top(text: str) -> list[str]:
-    parts, depth, current, quote = [], 0, [], None
-    for char in text:
-        if quote:
-            quote = None if char == quote else quote
-        elif char in "\"'":
-            quote = char
-        elif char in "([<":
-            depth += 1
-        elif char in ")]>":
-            depth -= 1
-        if char == "," and depth == 0 and not quote:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    parts.append("".join(current))
-    return parts
 
 
 # --------------------------------------------------------------------------------------------------
