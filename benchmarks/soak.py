@@ -31,7 +31,7 @@ from edge_tracker.video.sinks import JsonlSink
 from edge_tracker.video.sources import LiveSource
 
 TRACKERS = ("scs-siam", "aff-atom")
-SMOKE = {"frames": 40, "warmup": 10, "sample_every": 5}
+SMOKE = {"frames": 40, "warmup": 10, "sample_every": 5, "progress_every": 0.0}
 
 
 @dataclass
@@ -85,11 +85,18 @@ def looped_camera(frames: list, fps: float):
 
 def soak(tracker: str, model, frames: list, args) -> Curve:
     curve = Curve(tracker, args.warmup)
+    started, last_print = time.perf_counter(), [time.perf_counter()]
 
     def sample(frame, record, stats):
         tracked = frame.index  # frame 0 initialised; frame.index tracked frames so far
         if tracked % args.sample_every == 0:
             curve.samples.append((tracked, round(rss_mb(), 2), open_fds()))
+            now = time.perf_counter()
+            if args.progress_every > 0 and now - last_print[0] >= args.progress_every:
+                last_print[0] = now
+                _, rss, fds = curve.samples[-1]
+                print(f"{tracker}: {tracked} of {args.frames} frames, {tracked / (now - started):.1f} FPS, "
+                      f"RSS {rss:.1f} MB, {fds} descriptors", flush=True)
 
     with Session(model, tracker=tracker, device="cpu") as session, open(os.devnull, "w") as devnull:
         box = tuple(float(v) for v in frames[1])
@@ -133,7 +140,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sample-every", type=positive_int, default=100, help="frames between samples")
     parser.add_argument("--camera-fps", type=float, default=30.0, help="rate of the looped camera (0: unpaced)")
     parser.add_argument("--max-growth-mb", type=float, default=5.0, help="RSS growth allowed after warm-up")
-    parser.add_argument("--json", type=Path, default=None, help="write the curves (every sample) as JSON")
+    parser.add_argument("--progress-every", type=float, default=60.0,
+                        help="seconds between progress lines (0: none)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="write the curves (every sample) as JSON, rewritten as each tracker finishes")
     parser.add_argument("--smoke", action="store_true", help="40 frames of SCS-Siam: the test suite's run")
     return parser
 
@@ -153,10 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     for tracker in trackers:
         curves.append(soak(tracker, args.model, clip, args))
         print(f"{tracker}: {curves[-1].samples[-1][0]} frames in {curves[-1].seconds:.0f} s", flush=True)
+        if args.json is not None:  # after each tracker: a long soak's finished curves survive a later failure
+            args.json.write_text(json.dumps([{**asdict(c), "figures": c.figures()} for c in curves], indent=1) + "\n")
     text, passed = report(curves, args.max_growth_mb)
     print(text)
-    if args.json is not None:
-        args.json.write_text(json.dumps([{**asdict(c), "figures": c.figures()} for c in curves], indent=1) + "\n")
     return 0 if passed else 1
 
 

@@ -9,7 +9,7 @@ written once:
   caller's) -> a fresh tracker per :meth:`Session.new_tracker` call, all sharing the runners.
 - :func:`run_stream`: the frame loop over an opened source into opened sinks, with the initial
   frame apart, a status callback, Ctrl-C (and SIGTERM/SIGHUP, see ``edge_tracker.signals``) turned
-  into a clean end, and every frame's per-stage time kept (:class:`~edge_tracker.stats.StageStats`)
+  into a clean end, and per-stage times kept for the summary, in fixed memory (:class:`~edge_tracker.stats.StageStats`)
   for p50/p90/p99 figures.
 """
 
@@ -27,6 +27,7 @@ from typing import Any
 from edge_tracker.backends import LoadedModel, open_model
 from edge_tracker.demo import resolve_model
 from edge_tracker.errors import EdgeTrackerError, InputError
+from edge_tracker.names import ATOM_TRACKERS
 from edge_tracker.preprocess import Preprocessor
 from edge_tracker.signals import interruption
 from edge_tracker.stats import StageStats
@@ -38,6 +39,7 @@ logger = logging.getLogger("edge_tracker.session")
 INIT_STATE = "init"
 FPS_SMOOTHING = 0.1  # weight of the newest frame in the exponential average of the period
 LOOP_STAGES = ("read", "track", "write")  # what the loop itself times around the tracker's own stages
+STAGE_SAMPLES_KEPT = 10_000  # per stage, for the summary's percentiles; memory stays fixed on an endless stream
 
 
 class Session:
@@ -89,7 +91,12 @@ class Session:
             preprocessor = self.loaded.preprocessor()
         else:
             preprocessor = None
-        return build_tracker(self.name, self.loaded.runners, self.params, preprocessor)
+        # AFF-ATOM keeps its features and learner state in buffers of its own: on the GPU where the
+        # backend has device memory for it (TensorRT), else on the host
+        device_memory = None
+        if self.name in ATOM_TRACKERS and hasattr(self.loaded, "device_memory"):
+            device_memory = self.loaded.device_memory()
+        return build_tracker(self.name, self.loaded.runners, self.params, preprocessor, device_memory)
 
     __call__ = new_tracker  # a Session is a tracker factory (``edge_tracker.evaluation.run``)
 
@@ -132,11 +139,12 @@ class StreamRun:
     source: Any = None           # the source's SourceStats at the end
     outputs: list = field(default_factory=list)  # (sink name, frames written)
     failures: dict = field(default_factory=dict)  # sink name -> why its writing stopped (a full disk, ...)
-    stages: StageStats = field(default_factory=StageStats)
+    # bounded: a live stream may run for days; count, mean and max stay exact (edge_tracker.stats)
+    stages: StageStats = field(default_factory=lambda: StageStats(keep=STAGE_SAMPLES_KEPT))
 
     @property
     def tracked(self) -> int:
-        return len(self.stages.samples("track"))
+        return self.stages.count("track")
 
     def stage_order(self) -> list[str]:
         """read, the tracker's stages in their order, track, write."""

@@ -1,9 +1,18 @@
-"""Per-stage latency samples: every sample kept, so percentiles (p50/p90/p99) and spikes can be read.
+"""Per-stage latency samples, summarised as mean, p50, p90, p99 and max.
 
 A mean hides what breaks a frame-rate target on a tracker: the periodic filter update or a slow
-frame. ``StageStats`` keeps each frame's time per stage in milliseconds (a few floats per frame:
-100,000 frames are a few MB), and summarises them as mean, p50, p90, p99 and max.
+frame. ``StageStats`` keeps each frame's time per stage in milliseconds, so percentiles and spikes
+can be read. Count, mean and max are exact over every sample. What is kept for the percentiles
+depends on ``keep``:
+
+- ``keep=None`` (profiling runs, which are finite and plot every frame): every sample, in order.
+- ``keep=N`` (``edge-tracker track``, which may run for days on a robot): at most N samples per
+  stage, a uniform random sample of all of them (reservoir sampling, Vitter's algorithm R), so
+  memory stays fixed however long the stream runs. Up to N frames every sample is kept; beyond,
+  the percentiles are estimates from N uniformly drawn frames (for N = 10,000 the p99 is the
+  value of a rank known to about +-0.1 percentile, one standard error).
 """
+
 
 from __future__ import annotations
 
@@ -33,13 +42,31 @@ class StageSummary:
 
 
 class StageStats:
-    """Samples per named stage, in the order stages first appear."""
+    """Samples per named stage, in the order stages first appear; see the module doc for ``keep``."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: int | None = None, seed: int = 0) -> None:
+        if keep is not None and keep < 1:
+            raise ValueError(f"StageStats keep={keep}: keep at least one sample per stage, or None for all")
+        self.keep = keep
+        self._rng = np.random.default_rng(seed)
         self._samples: dict[str, list[float]] = {}
+        self._count: dict[str, int] = {}
+        self._total: dict[str, float] = {}
+        self._max: dict[str, float] = {}
 
     def add(self, stage: str, ms: float) -> None:
-        self._samples.setdefault(stage, []).append(float(ms))
+        ms = float(ms)
+        kept = self._samples.setdefault(stage, [])
+        seen = self._count.get(stage, 0)
+        self._count[stage] = seen + 1
+        self._total[stage] = self._total.get(stage, 0.0) + ms
+        self._max[stage] = max(self._max.get(stage, -math.inf), ms)
+        if self.keep is None or seen < self.keep:
+            kept.append(ms)
+            return
+        slot = int(self._rng.integers(0, seen + 1))  # algorithm R: the new sample replaces one with p = keep/(seen+1)
+        if slot < self.keep:
+            kept[slot] = ms
 
     def add_all(self, timings_ms: dict[str, float]) -> None:
         for stage, ms in timings_ms.items():
@@ -49,12 +76,17 @@ class StageStats:
     def stages(self) -> list[str]:
         return list(self._samples)
 
+    def count(self, stage: str) -> int:
+        """Samples added to ``stage`` (all of them, also those a bounded store no longer holds)."""
+        return self._count.get(stage, 0)
+
     def samples(self, stage: str) -> np.ndarray:
-        """``[N]`` milliseconds of ``stage``, in the order they were added."""
+        """``[N]`` milliseconds of ``stage``: every sample in the order added (``keep=None``), else the
+        at most ``keep`` kept ones, in no particular order."""
         return np.asarray(self._samples.get(stage, ()), dtype=np.float64)
 
     def total_ms(self, stage: str) -> float:
-        return float(sum(self._samples.get(stage, ())))
+        return self._total.get(stage, 0.0)
 
     def summary(self, stage: str) -> StageSummary:
         values = self.samples(stage)
@@ -62,8 +94,9 @@ class StageStats:
             nan = math.nan
             return StageSummary(stage, 0, nan, nan, nan, nan, nan)
         p50, p90, p99 = np.percentile(values, PERCENTILES)
-        return StageSummary(stage, int(values.size), float(values.mean()), float(p50), float(p90), float(p99),
-                            float(values.max()))
+        count = self.count(stage)
+        return StageSummary(stage, count, self.total_ms(stage) / count, float(p50), float(p90), float(p99),
+                            self._max[stage])
 
     def summaries(self, order: list[str] | None = None) -> list[StageSummary]:
         """Summaries of ``order`` (default: every stage), skipping stages without samples."""

@@ -199,3 +199,38 @@ def test_stage_stats_percentiles_show_the_spike_a_mean_hides():
     assert summary.p99 == pytest.approx(180.0)
     assert stats.summary("missing").count == 0 and np.isnan(stats.summary("missing").p50)
     assert "update" in stats.table() and "p99" in stats.table()
+
+
+def test_bounded_stage_stats_keep_fixed_memory_with_exact_count_mean_max():
+    """A live stream may run for days: the session's stats hold at most ``keep`` samples per stage
+    (a uniform reservoir), while count, mean and max stay exact and percentiles close."""
+    rng = np.random.default_rng(1)
+    values = rng.exponential(5.0, 50_000)
+    bounded, full = StageStats(keep=2_000), StageStats()
+    for value in values:
+        bounded.add("track", value)
+        full.add("track", value)
+    assert bounded.samples("track").size == 2_000 and full.samples("track").size == 50_000
+    b, f = bounded.summary("track"), full.summary("track")
+    assert b.count == f.count == 50_000 and bounded.count("track") == 50_000
+    assert b.mean == pytest.approx(f.mean) and b.max == f.max == values.max()
+    assert b.p50 == pytest.approx(f.p50, rel=0.1) and b.p90 == pytest.approx(f.p90, rel=0.1)
+    assert set(bounded.samples("track")) <= set(values)  # kept samples are real ones, not averages
+
+
+def test_bounded_stage_stats_keep_everything_below_the_bound():
+    stats = StageStats(keep=10)
+    for value in range(10):
+        stats.add("read", value)
+    np.testing.assert_array_equal(stats.samples("read"), np.arange(10))
+    with pytest.raises(ValueError, match="keep"):
+        StageStats(keep=0)
+
+
+def test_the_session_keeps_bounded_stage_stats():
+    from edge_tracker.session import STAGE_SAMPLES_KEPT, StreamRun
+    run = StreamRun("t", "x", live=True)
+    assert run.stages.keep == STAGE_SAMPLES_KEPT
+    for _ in range(STAGE_SAMPLES_KEPT + 5):
+        run.stages.add("track", 1.0)
+    assert run.tracked == STAGE_SAMPLES_KEPT + 5 and run.stages.samples("track").size == STAGE_SAMPLES_KEPT
