@@ -269,7 +269,7 @@ class TensorRTRunner(Runner):
                     raise InputError(f"runner '{self.name}': input '{name}' is on cuda:{info.device_id}, this engine "
                                      f"runs on cuda:{self.device.index}")
                 address = device_pointer(value, name)
-                self._wait_for_producer(value)
+                wait_for_producer(self.device, value)
             else:
                 host = value if isinstance(value, np.ndarray) else np.from_dlpack(value)
                 np.copyto(self._host[name], host)
@@ -312,14 +312,15 @@ class TensorRTRunner(Runner):
         if not self._context.set_tensor_address(name, address):
             raise EngineError(f"TensorRT refused the address of tensor '{name}' of '{self.name}'")
 
-    def _wait_for_producer(self, value) -> None:
-        """Order our stream after the stream that wrote ``value`` (``__cuda_array_interface__`` v3)."""
-        stream = getattr(value, "__cuda_array_interface__", {}).get("stream")
-        # None: no sync needed; 1: the legacy default stream, with which our (blocking) stream is
-        # ordered implicitly; our own stream: in order already. Anything else: wait for the device.
-        if stream in (None, 1) or stream == self.device.stream.handle:
-            return
-        self.device.cuda.Context.synchronize()
+
+def wait_for_producer(device: CudaDevice, value) -> None:
+    """Order ``device``'s stream after the stream that wrote ``value`` (``__cuda_array_interface__`` v3)."""
+    stream = getattr(value, "__cuda_array_interface__", {}).get("stream")
+    # None: no sync needed; 1: the legacy default stream, with which our (blocking) stream is
+    # ordered implicitly; our own stream: in order already. Anything else: wait for the device.
+    if stream in (None, 1) or stream == device.stream.handle:
+        return
+    device.cuda.Context.synchronize()
 
 
 def device_pointer(value, name: str = "input") -> int:

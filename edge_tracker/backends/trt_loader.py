@@ -28,6 +28,7 @@ from typing import Any
 
 from edge_tracker.backends import LoadedModel
 from edge_tracker.backends import recommended_params as _recommended
+from edge_tracker.backends.cuda_memory import CudaMemory
 from edge_tracker.backends.tensorrt import (
     CudaDevice,
     TensorRTRunner,
@@ -44,11 +45,13 @@ class TensorRTModel(LoadedModel):
     """A loaded model whose runners share one GPU context and stream (``gpu``).
 
     :meth:`preprocessor` gives a tracker the GPU crop kernel on the same stream, so crops flow
-    into the engines without a host copy or a synchronisation.
+    into the engines without a host copy or a synchronisation; :meth:`device_memory` gives it
+    buffers of its own on that stream, so what it keeps between phases stays on the device.
     """
 
     gpu: CudaDevice | None = None
     preprocessors: list = field(default_factory=list)
+    memories: list = field(default_factory=list)
 
     def preprocessor(self):
         """A new :class:`~edge_tracker.preprocess.cuda.CudaPreprocessor` on this model's GPU and stream."""
@@ -58,10 +61,16 @@ class TensorRTModel(LoadedModel):
         self.preprocessors.append(made)
         return made
 
+    def device_memory(self) -> CudaMemory:
+        """A new :class:`~edge_tracker.backends.cuda_memory.CudaMemory` on this model's GPU and stream."""
+        made = CudaMemory(self.gpu)
+        self.memories.append(made)
+        return made
+
     def close(self) -> None:
-        for made in self.preprocessors:
+        for made in self.preprocessors + self.memories:
             made.close()
-        self.preprocessors = []
+        self.preprocessors, self.memories = [], []
         super().close()
         if self.gpu is not None:
             self.gpu.close()

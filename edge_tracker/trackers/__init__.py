@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from edge_tracker.backends.base import Runner
+from edge_tracker.backends.device_memory import DeviceMemory
 from edge_tracker.errors import ConfigError
 from edge_tracker.names import ATOM_TRACKERS, SIAM_TRACKERS, TRACKERS
 from edge_tracker.params import params_from_text
@@ -50,8 +51,14 @@ def exported_phases(name: str) -> tuple[str, ...]:
     raise ConfigError(f"unknown tracker {name!r}; choose one of {list(TRACKERS)}")
 
 
-def build_tracker(name: str, runners: dict[str, Runner], params=None, preprocessor: Preprocessor | None = None):
-    """A ready tracker for ``name`` over its phase ``runners`` (from ``backends.open_model``)."""
+def build_tracker(name: str, runners: dict[str, Runner], params=None, preprocessor: Preprocessor | None = None,
+                  device_memory: DeviceMemory | None = None):
+    """A ready tracker for ``name`` over its phase ``runners`` (from ``backends.open_model``).
+
+    ``device_memory``: where AFF-ATOM/ATOM keep tensors between phases (the backend's, e.g.
+    ``TensorRTModel.device_memory()``; default the host). SCS-Siam keeps only its kernel, which
+    stays in its template runner's output.
+    """
     if params is None or isinstance(params, Mapping):
         params = tracker_params(name, params)
     if name in SIAM_TRACKERS:
@@ -60,7 +67,7 @@ def build_tracker(name: str, runners: dict[str, Runner], params=None, preprocess
         return SiamTracker(runners, params, preprocessor)
     from edge_tracker.trackers.atom import AtomTracker
 
-    return AtomTracker(runners, params, preprocessor)
+    return AtomTracker(runners, params, preprocessor, device_memory)
 
 
 __all__ = ["ATOM_TRACKERS", "SIAM_TRACKERS", "STATES", "TRACKERS", "TrackResult", "build_tracker",

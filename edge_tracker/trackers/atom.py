@@ -32,6 +32,10 @@ Geometry: crop pixel ``(u, v)`` samples image point ``corner + (u + 0.5) * side 
 (``edge_tracker.geometry``). A classifier response cell ``i`` lies ``(i - (n - 1) / 2) * stride`` crop
 pixels from the crop centre (``export.models.classifier``).
 
+On a GPU backend with device memory (``backends/device_memory.py``) features and the graph learner's
+state stay on the device; per frame only the ``scores`` and refinement's ``boxes``/``ious`` come down
+(what crosses for each learner: docs/decisions.md, "TensorRT and pycuda").
+
 What is fixed when the graphs are exported (``AtomConfig``): the sample size, the number of
 proposals and of refinement steps. Everything below can be changed per run.
 """
@@ -44,6 +48,7 @@ import cv2
 import numpy as np
 
 from edge_tracker.backends.base import Runner
+from edge_tracker.backends.device_memory import DeviceMemory, HostMemory
 from edge_tracker.errors import EdgeTrackerError
 from edge_tracker.geometry import box_to_crop, crop_square, to_nchw
 from edge_tracker.preprocess import (
@@ -73,10 +78,11 @@ class AtomTracker(OpenCVStyle):
 
     ``preprocessor`` cuts the per-frame sample (default: OpenCV on the host; a GPU kernel on the GPU
     path). The first frame's augmented copies are made on the host from one crop, once per sequence.
+    ``device_memory``: the backend's, for what is kept between phases (used if every runner reads it).
     """
 
     def __init__(self, runners: dict[str, Runner], params: AtomParams | None = None,
-                 preprocessor: Preprocessor | None = None) -> None:
+                 preprocessor: Preprocessor | None = None, device_memory: DeviceMemory | None = None) -> None:
         missing = sorted(set(PHASES) - set(runners))
         if missing:
             raise EdgeTrackerError(f"ATOM needs phase runners {list(PHASES)}; missing {missing}")
@@ -98,6 +104,10 @@ class AtomTracker(OpenCVStyle):
         self.strides = {name[len("cls_"):]: self.sample_size // meta.shape[-1]
                         for name, meta in backbone_out.items() if name.startswith("cls_")}
         self.stride = self.strides[self.cls_layers[0]]  # the fused map is on the first layer's grid
+        usable = device_memory is not None and (not device_memory.on_device or all(
+            r.accepts_device_arrays for r in self.runners.values()))  # else outputs come to the host
+        self.device_memory = device_memory if usable else HostMemory()
+        self.outputs_to_host = not self.device_memory.on_device  # what the per-frame runners are asked
         self.learner = self._new_learner()
         self.frame_index = -1
 
@@ -110,7 +120,7 @@ class AtomTracker(OpenCVStyle):
             init_gn_iterations=p.init_gn_iterations, init_cg_iterations=p.init_cg_iterations,
             update_cg_iterations=p.update_cg_iterations, spread_frames=p.update_spread_frames)
         if p.learner == "graph":
-            return GraphLearner(self.cls_layers, settings, self.runners)
+            return GraphLearner(self.cls_layers, settings, self.runners, self.device_memory)
         return NumpyLearner(self.cls_layers, settings, self.proj_dim, self.filter_size)
 
     # =============================================================================== first frame
@@ -141,7 +151,8 @@ class AtomTracker(OpenCVStyle):
 
         iou_feed = {f"iou_{layer}": outputs[0][f"iou_{layer}"] for layer in self.iou_layers}
         modulation = self.runners["iou_modulation"].infer({**iou_feed, "box": target_crop[None]})
-        self.modulation = {f"modulation_{layer}": modulation[f"modulation_{layer}"] for layer in self.iou_layers}
+        self.modulation = {f"modulation_{layer}": self.device_memory.upload(modulation[f"modulation_{layer}"])
+                           for layer in self.iou_layers}  # where iou_refine reads them every frame
 
     def _augmented_crops(self, frame: np.ndarray, side: float):
         """The first-frame crops (network input) and where the target centre sits in each (crop px)."""
@@ -211,14 +222,14 @@ class AtomTracker(OpenCVStyle):
         image = self._crop(frame, side)
         timings["crop"] = _lap(start)
         t = time.perf_counter()
-        feats = self.runners["backbone"].infer({"image": image})
+        feats = self.runners["backbone"].infer({"image": image}, self.outputs_to_host)  # on a GPU: stay there
         timings["backbone"] = _inference_ms(self.runners["backbone"], t)
 
         t = time.perf_counter()
         feed = self.learner.classifier_inputs()
         feed.update({f"cls_{layer}": feats[f"cls_{layer}"] for layer in self.cls_layers})
-        classified = self.runners["classifier"].infer(feed)
-        scores = classified["scores"][0, 0]
+        classified = self.runners["classifier"].infer(feed, self.outputs_to_host)
+        scores = self.device_memory.to_host(classified["scores"])[0, 0]  # the one tensor the host decides on
         timings["classifier"] = _inference_ms(self.runners["classifier"], t)
 
         t = time.perf_counter()
@@ -238,7 +249,7 @@ class AtomTracker(OpenCVStyle):
             target_offset = (self.center - sample_center) / crop_px
             rate = p.hard_negative_learning_rate if state == "hard_negative" else p.learning_rate
             labels = {layer: self._label(layer, target_offset, self.size / crop_px) for layer in self.cls_layers}
-            self.learner.add_sample({**feats, **classified}, labels, rate, self.runners)
+            self.learner.add_sample(self._sample({**feats, **classified}), labels, rate, self.runners)
         if not self.monitor.lost and (state == "hard_negative" or self.frame_index % p.train_skipping == 0):
             self.learner.request_update()
         self.learner.advance(self.runners)
@@ -260,6 +271,14 @@ class AtomTracker(OpenCVStyle):
         return state, state == "not_found", state != "not_found"
 
     # =============================================================================== pieces
+    def _sample(self, outputs: dict) -> dict:
+        """The outputs the learner stores: as they are for the graph learner (it copies them on the
+        device); host copies of just its ``cls_<layer>`` features for the numpy learner."""
+        names = [name for name in self.learner.sample_names() if name in outputs]
+        if self.learner.reads_device_arrays:
+            return {name: outputs[name] for name in names}
+        return {name: self.device_memory.to_host(outputs[name]) for name in names}
+
     def _localize(self, scores: np.ndarray, target_size_crop: np.ndarray) -> tuple[np.ndarray, str, float]:
         """Peak of the fused map -> (offset from the crop centre in crop pixels, state, peak score).
 
@@ -324,7 +343,7 @@ class AtomTracker(OpenCVStyle):
         feed = {f"iou_{layer}": feats[f"iou_{layer}"] for layer in self.iou_layers}
         feed.update(self.modulation)
         feed["proposals"] = proposals[None].astype(np.float32)
-        out = self.runners["iou_refine"].infer(feed)
+        out = self.runners["iou_refine"].infer(feed)  # boxes and ious to the host: the box is chosen here
         boxes, ious = out["boxes"][0].astype(np.float64), out["ious"][0].astype(np.float64)
         aspect = boxes[:, 2] / np.where(boxes[:, 3] > 0, boxes[:, 3], np.nan)
         valid = (np.isfinite(boxes).all(axis=1) & np.isfinite(ious) & (boxes[:, 2] > 0) & (boxes[:, 3] > 0)

@@ -35,6 +35,7 @@ from tests.tensorrt.pycuda_source import prepare
 
 # The modules of ours that call pycuda (test_every_module_that_calls_pycuda_is_checked keeps this complete).
 OUR_MODULES = ["edge_tracker/backends/tensorrt.py", "edge_tracker/backends/trt_loader.py",
+               "edge_tracker/backends/cuda_memory.py",
                "edge_tracker/preprocess/cuda/preprocessor.py", "export/tensorrt/calibrator.py",
                "tests/tensorrt/gpu.py", "tests/tensorrt/test_gpu_crop_kernel.py"]
 
@@ -63,6 +64,7 @@ EXPECTED = {
     "DeviceAllocation.__int__()", "DeviceAllocation.free()", "driver.pagelocked_empty(2 positional)",
     "driver.memcpy_htod_async(3 positional)", "driver.memcpy_dtoh_async(3 positional)",
     "driver.memcpy_htod(2 positional)", "driver.memcpy_dtoh(2 positional)",
+    "driver.memcpy_dtod_async(4 positional)", "driver.memset_d8_async(4 positional)",
     "SourceModule.__init__(1 positional, no_extern_c=)", "SourceModule.get_function(1 positional)",
     "Function.prepare(1 positional)", "Function.prepared_async_call(14 positional)",
 }

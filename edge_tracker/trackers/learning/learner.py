@@ -6,7 +6,9 @@ from. The tracker calls, per sequence and per frame:
 - ``initialize(features, labels)``: first-frame learning (projection and filter jointly);
 - ``classifier_inputs()``: the ``projection_<layer>`` / ``filter_<layer>`` tensors of the
   ``classifier`` graph;
-- ``add_sample(sample, labels, rate)``: a tracked frame's sample joins the memory;
+- ``add_sample(sample, labels, rate)``: a tracked frame's sample joins the memory (``sample``
+  holds the frame's runner outputs named by ``sample_names()``: host arrays, or for a learner that
+  ``reads_device_arrays`` the runners' device outputs, which it copies before their next call);
 - ``request_update()`` then ``advance()``: a filter update is due (every ``train_skipping`` frames,
   and on a hard negative); ``advance`` runs once per frame and does the work.
 
@@ -74,7 +76,13 @@ class UpdateJob(abc.ABC):
 
 
 class OnlineLearner(abc.ABC):
-    """The schedule of the module docstring; subclasses do the numeric work (see ``_initialize``...)."""
+    """The schedule of the module docstring; subclasses do the numeric work (see ``_initialize``...).
+
+    ``reads_device_arrays``: whether ``add_sample`` takes the runners' outputs where they are (on a
+    GPU: device arrays); otherwise the tracker copies the ``sample_names()`` outputs to the host.
+    """
+
+    reads_device_arrays = False
 
     def __init__(self, layers: tuple[str, ...], settings: LearnerSettings) -> None:
         self.layers, self.settings = tuple(layers), settings
@@ -103,7 +111,7 @@ class OnlineLearner(abc.ABC):
         """Add a frame's sample: ``sample`` holds the backbone's ``cls_<layer>`` features and the
         ``classifier`` graph's outputs; ``labels`` one ``[Ho, Wo]`` label per layer."""
         if self.job is not None:
-            self.waiting.append((sample, labels, rate))
+            self.waiting.append((self._hold(sample), labels, rate))
             return
         slot = self.memory.insert(rate)
         self._store(slot, sample, labels, runners)
@@ -151,7 +159,15 @@ class OnlineLearner(abc.ABC):
     def classifier_inputs(self) -> dict[str, np.ndarray]:
         """``projection_<layer>`` ``[D, C, 1, 1]`` and ``filter_<layer>`` ``[1, D, k, k]`` for the classifier."""
 
+    @abc.abstractmethod
+    def sample_names(self) -> tuple[str, ...]:
+        """The runner outputs (backbone's or classifier's) that ``add_sample`` reads."""
+
     # ------------------------------------------------------------------ for subclasses
+    def _hold(self, sample):
+        """``sample`` as it may wait for the update in progress (a learner reading device outputs copies them)."""
+        return sample
+
     @abc.abstractmethod
     def _initialize(self, features, labels, runners) -> dict[str, list[float]]: ...
 
@@ -210,6 +226,9 @@ class NumpyLearner(OnlineLearner):
             feed[f"projection_{layer}"] = classifier.projection_4d
             feed[f"filter_{layer}"] = classifier.filter_4d
         return feed
+
+    def sample_names(self) -> tuple[str, ...]:
+        return tuple(f"cls_{layer}" for layer in self.layers)  # the backbone's features: it projects them itself
 
     def _store(self, slot, sample, labels, runners) -> None:
         for layer, classifier in self.classifiers.items():
