@@ -110,7 +110,7 @@ class CudaMemory(DeviceMemory):
         if key not in self._staging:
             self._staging[key] = (cuda.Event(), cuda.pagelocked_empty(host.shape, host.dtype))
         left, pinned = self._staging[key]
-        left.synchronize()  # the previous upload from it (queued a frame ago: long done); at once if none
+        left.synchronize()  # the previous upload from it has left (usually a frame ago; at once if none)
         np.copyto(pinned, host)
         cuda.memcpy_htod_async(address, pinned, stream)
         left.record(stream)
