@@ -21,6 +21,7 @@ Every reported box is clipped to the frame (the ground truth of a partly visible
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import numpy as np
 
@@ -68,6 +69,21 @@ class ReferencePeak:
     @property
     def value(self) -> float:
         return float(np.mean(self.peaks)) if self.peaks else math.nan
+
+
+class RecentPeak:
+    """The median peak of the last ``frames`` confident frames: a reference that follows slow changes
+    of the target's look (light, pose), so that only a sudden drop reads as a loss."""
+
+    def __init__(self, frames: int) -> None:
+        self.peaks: deque[float] = deque(maxlen=frames)
+
+    def add(self, peak: float) -> None:
+        self.peaks.append(float(peak))
+
+    @property
+    def value(self) -> float:
+        return float(np.median(self.peaks)) if self.peaks else math.nan
 
 
 def peak_to_sidelobe(response: np.ndarray, exclude: int) -> float:

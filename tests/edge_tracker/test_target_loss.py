@@ -79,7 +79,8 @@ def test_tiles_cover_the_frame_nearest_first():
     (SiamParams, {"psr_exclude_cells": 8}, r"SiamParams.psr_exclude_cells = 8: expected a whole number in \[0, 7\]"),
     (SiamParams, {"lost_score_ratio": 0.7, "found_score_ratio": 0.6},
      r"lost_score_ratio = 0.7 exceeds found_score_ratio = 0.6: the found test must be at least as strict"),
-    (SiamParams, {"lost_psr": 6.0, "found_psr": 5.0}, r"lost_psr = 6.0 exceeds found_psr = 5.0"),
+    (SiamParams, {"recent_frames": 0}, r"SiamParams.recent_frames = 0: expected a whole number in \[1, 1000\]"),
+    (SiamParams, {"lost_recent_ratio": -0.1}, r"SiamParams.lost_recent_ratio = -0.1: expected a finite number in \[0, 1\]"),
     (SiamParams, {"redetect": "yes"}, r"redetect = 'yes': expected true or false"),
     (AtomParams, {"lost_after_frames": -2}, r"lost_after_frames must be >= 0 \(0: never lost\), got -2"),
     (AtomParams, {"redetect_area_factor": 0.5}, r"redetect_area_factor must be in \[1, 10\].*got 0.5"),
@@ -112,8 +113,9 @@ class _Recorder(Preprocessor):
 
 
 def _scripted_siam(script: list, params: SiamParams):
-    """An SCS-Siam whose response shows a Gaussian peak (height 8) where ``script[frame]`` (the target
-    centre, image px, or None: absent) falls in a search window, else noise around -3."""
+    """An SCS-Siam whose response shows a Gaussian peak where ``script[frame]`` (the target centre, image
+    px, and optionally the peak's height above the noise, 11 by default; or None: absent) falls in a
+    search window, on noise around -3."""
     recorder = _Recorder()
     kernel = meta("kernel", (1, 384, 7, 7))
     template = FixedResponse("template", {"template": meta("template", (1, 3, 135, 135))}, {"kernel": kernel},
@@ -128,9 +130,10 @@ def _scripted_siam(script: list, params: SiamParams):
         for k, window in enumerate(recorder.windows):
             if target is None:
                 continue
-            cells = (np.asarray(target) - window.center) / (window.side / 263) / 8
+            height = target[2] if len(target) > 2 else 11.0
+            cells = (np.asarray(target[:2]) - window.center) / (window.side / 263) / 8
             if np.all(np.abs(cells) <= 8):
-                out[k, 0] += 11.0 * np.exp(-((grid[None] - cells[0]) ** 2 + (grid[:, None] - cells[1]) ** 2) / 2.0)
+                out[k, 0] += height * np.exp(-((grid[None] - cells[0]) ** 2 + (grid[:, None] - cells[1]) ** 2) / 2.0)
         return {"response": out}
 
     search = FixedResponse("search", {"search": meta("search", (3, 3, 263, 263)), "kernel": kernel},
@@ -178,6 +181,20 @@ def test_scs_siam_reports_the_loss_keeps_the_box_inside_and_redetects(params, fo
     assert found and found[0] <= found_by and set(states[found[0]:]) == {"normal"}
     centre = boxes[found[0] - 1, :2] + boxes[found[0] - 1, 2:] / 2
     np.testing.assert_allclose(centre, SCRIPT[found[0]], atol=2.0)
+
+
+def test_scs_siam_tells_a_slow_change_of_look_from_a_sudden_drop():
+    """Both end at a peak below half the first frames': a slow fade (the target walks into shade) is
+    followed by the recent-peak reference and stays tracked; the same fall in one frame is a loss."""
+    still = (150.0, 120.0)
+    fade = [(*still, 11.0)] * 8 + [(*still, 11.0 - 0.25 * k) for k in range(1, 21)] + [(*still, 6.0)] * 6
+    drop = [(*still, 11.0)] * 8 + [(*still, 6.0)] * 26
+    faded = _run_script(fade, SiamParams())
+    dropped = _run_script(drop, SiamParams())
+    assert faded[-1].score < 0.5 * faded[0].score  # low against the first frames in both runs ...
+    assert dropped[-1].score < 0.5 * dropped[0].score
+    assert {r.state for r in faded} == {"normal"}  # ... but only the sudden fall is a loss
+    assert [r.state for r in dropped[7:9]] == ["uncertain", "not_found"]
 
 
 def test_scs_siam_with_loss_handling_off_behaves_as_before():
