@@ -8,7 +8,8 @@ depends on ``keep``:
 - ``keep=None`` (profiling runs, which are finite and plot every frame): every sample, in order.
 - ``keep=N`` (``edge-tracker track``, which may run for days on a robot): at most N samples per
   stage, a uniform random sample of all of them (reservoir sampling, Vitter's algorithm R), so
-  memory stays fixed however long the stream runs. Up to N frames every sample is kept; beyond,
+  memory stays fixed however long the stream runs (N float64 per stage, allocated at its first
+  sample). Up to N frames every sample is kept; beyond,
   the percentiles are estimates from N uniformly drawn frames (for N = 10,000 the p99 is the
   value of a rank known to about +-0.1 percentile, one standard error).
 """
@@ -49,23 +50,25 @@ class StageStats:
             raise ValueError(f"StageStats keep={keep}: keep at least one sample per stage, or None for all")
         self.keep = keep
         self._rng = np.random.default_rng(seed)
-        self._samples: dict[str, list[float]] = {}
+        self._samples: dict[str, list[float] | np.ndarray] = {}  # a list (keep=None), else a fixed array
         self._count: dict[str, int] = {}
         self._total: dict[str, float] = {}
         self._max: dict[str, float] = {}
 
     def add(self, stage: str, ms: float) -> None:
         ms = float(ms)
-        kept = self._samples.setdefault(stage, [])
         seen = self._count.get(stage, 0)
         self._count[stage] = seen + 1
         self._total[stage] = self._total.get(stage, 0.0) + ms
         self._max[stage] = max(self._max.get(stage, -math.inf), ms)
-        if self.keep is None or seen < self.keep:
-            kept.append(ms)
+        if self.keep is None:
+            self._samples.setdefault(stage, []).append(ms)
             return
-        slot = int(self._rng.integers(0, seen + 1))  # algorithm R: the new sample replaces one with p = keep/(seen+1)
-        if slot < self.keep:
+        if stage not in self._samples:
+            self._samples[stage] = np.empty(self.keep)  # allocated once: no growth after
+        kept = self._samples[stage]
+        slot = seen if seen < self.keep else int(self._rng.integers(0, seen + 1))  # algorithm R: the
+        if slot < self.keep:  # new sample replaces a kept one with probability keep / (seen + 1)
             kept[slot] = ms
 
     def add_all(self, timings_ms: dict[str, float]) -> None:
@@ -83,7 +86,8 @@ class StageStats:
     def samples(self, stage: str) -> np.ndarray:
         """``[N]`` milliseconds of ``stage``: every sample in the order added (``keep=None``), else the
         at most ``keep`` kept ones, in no particular order."""
-        return np.asarray(self._samples.get(stage, ()), dtype=np.float64)
+        kept = np.asarray(self._samples.get(stage, ()), dtype=np.float64)
+        return kept if self.keep is None else kept[: min(self.count(stage), self.keep)].copy()
 
     def total_ms(self, stage: str) -> float:
         return self._total.get(stage, 0.0)
