@@ -1,16 +1,19 @@
 """Choose AFF-ATOM's IoU-Net refinement settings by measurement on the training split (issue 17).
 
-``python -m training.refine_sweep CHECKPOINT --iterations 0,1,3,5 --proposals 5,10,20`` tracks the
-first ``--max-frames`` frames of every training-split sequence (never an evaluation one: the list
-comes from ``training/splits.toml`` and goes through ``check_training_data``) with the PyTorch
-backend, once with the refinement off and once per (steps, proposals) pair, and prints the success
-AUC of each (mean over sequences, OTB convention), best first. ``--json`` keeps every number.
+``python -m training.refine_sweep CHECKPOINT --iterations 0,1,3,5 --proposals 5,10,20 --size-rates 1,0.3``
+tracks the first ``--max-frames`` frames of every training-split sequence (never an evaluation one:
+the list comes from ``training/splits.toml`` and goes through ``check_training_data``) with the
+PyTorch backend, once with the refinement off and once per (steps, proposals, size rate), and prints
+the success AUC of each (mean over sequences, OTB convention), best first. ``--json`` keeps every
+number. The size rate is the tracking parameter ``refine_size_rate`` (the share of the refined size
+change taken each frame; 1 is ATOM's).
 
 Steps (``refine_iterations``) and proposals (``num_proposals``) are fields of the exported graph
 (``export.models.config.AtomConfig``), not tracking parameters, so each setting is a copy of the
-checkpoint with those two fields changed (same weights), written to a temporary folder. Write the
-chosen values into the checkpoint that ships (``python -m training.refine_sweep ... --write OUT``)
-and record the table in its model card.
+checkpoint with those two fields changed (same weights), written to a temporary folder, which also
+recommends ``refine`` and ``refine_size_rate`` (``meta["tracking_params"]``). Write the chosen
+values into the checkpoint that ships (``python -m training.refine_sweep ... --write OUT``) and
+record the table in its model card.
 """
 
 from __future__ import annotations
@@ -31,8 +34,10 @@ from training.splits import check_training_data, load_split
 logger = logging.getLogger("edge_tracker.training")
 
 
-def variant(checkpoint_path: Path, out: Path, iterations: int, proposals: int, refine: bool) -> Path:
-    """A copy of the checkpoint with ``refine_iterations``/``num_proposals`` set and ``refine`` recommended."""
+def variant(checkpoint_path: Path, out: Path, iterations: int, proposals: int, refine: bool,
+            size_rate: float = 1.0) -> Path:
+    """A copy of the checkpoint with ``refine_iterations``/``num_proposals`` set and ``refine`` (and, when
+    refining, ``refine_size_rate``) recommended."""
     import torch
 
     from export.checkpoint import load_state_strict, read_checkpoint, save_checkpoint
@@ -43,7 +48,8 @@ def variant(checkpoint_path: Path, out: Path, iterations: int, proposals: int, r
     net = build_model(config)
     load_state_strict(net, checkpoint.state_dict, source=str(checkpoint_path))
     meta = dict(getattr(checkpoint, "meta", None) or {})
-    meta["tracking_params"] = {**meta.get("tracking_params", {}), "refine": refine}
+    params = {key: value for key, value in meta.get("tracking_params", {}).items() if key != "refine_size_rate"}
+    meta["tracking_params"] = {**params, "refine": refine, **({"refine_size_rate": size_rate} if refine else {})}
     half = any(t.dtype == torch.float16 for t in checkpoint.state_dict.values())
     return save_checkpoint(out, net, config, meta=meta, half=half)
 
@@ -66,16 +72,20 @@ def sequence_auc(model: Path, folders: list[Path], max_frames: int) -> dict[str,
     return scores
 
 
-def sweep(checkpoint: Path, iterations, proposals, max_frames: int, folders: list[Path]) -> list[dict]:
+def sweep(checkpoint: Path, iterations, proposals, max_frames: int, folders: list[Path],
+          size_rates=(1.0,)) -> list[dict]:
     check_training_data([str(f) for f in folders])
-    settings = [("off", 0, 10, False)] + [(f"{i}x{p}", i, p, True) for i in iterations for p in proposals]
+    settings = [("off", 0, 10, False, 1.0)] + [
+        (f"{i}x{p}" + (f" r{r:g}" if list(size_rates) != [1.0] else ""), i, p, True, r)
+        for i in iterations for p in proposals for r in size_rates]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for label, steps, count, refine in settings:
-            path = variant(checkpoint, Path(tmp) / f"{label}.safetensors", steps, count, refine)
+        for number, (label, steps, count, refine, rate) in enumerate(settings):
+            path = variant(checkpoint, Path(tmp) / f"{number}.safetensors", steps, count, refine, rate)
             per_sequence = sequence_auc(path, folders, max_frames)
             rows.append({"setting": label, "refine": refine, "refine_iterations": steps, "num_proposals": count,
-                         "auc": float(np.mean(list(per_sequence.values()))), "per_sequence": per_sequence})
+                         "refine_size_rate": rate, "auc": float(np.mean(list(per_sequence.values()))),
+                         "per_sequence": per_sequence})
             logger.info("%s: AUC %.3f", label, rows[-1]["auc"])
     return sorted(rows, key=lambda row: -row["auc"])
 
@@ -90,11 +100,23 @@ def _ints(text: str) -> list[int]:
     return values
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, e.g. 1,0.5,0.3; got {text!r}") from None
+    if not values or not all(0 < v <= 1 for v in values):
+        raise argparse.ArgumentTypeError(f"size rates must be in (0, 1] (1: ATOM's), got {text!r}")
+    return values
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.refine_sweep", description=__doc__.split("\n\n")[0])
     parser.add_argument("checkpoint", type=Path, help="AFF-ATOM checkpoint (.safetensors)")
     parser.add_argument("--iterations", type=_ints, default=[0, 1, 3, 5], help="refinement steps (0,1,3,5)")
     parser.add_argument("--proposals", type=_ints, default=[5, 10, 20], help="proposals (5,10,20)")
+    parser.add_argument("--size-rates", type=_rates, default=[1.0],
+                        help="refine_size_rate values (1: the refined size as found; 0.3: 30%% of its change)")
     parser.add_argument("--max-frames", type=int, default=100, help="frames per sequence (100)")
     parser.add_argument("--json", type=Path, default=None, help="write every number here")
     parser.add_argument("--write", type=Path, default=None,
@@ -105,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
         if 0 in args.proposals or args.max_frames < 2:
             raise InputError("--proposals must be >= 1 and --max-frames >= 2")
         folders = load_split().paths("training")
-        rows = sweep(args.checkpoint, args.iterations, args.proposals, args.max_frames, folders)
+        rows = sweep(args.checkpoint, args.iterations, args.proposals, args.max_frames, folders, args.size_rates)
     except InputError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print("| setting (steps x proposals) | success AUC, training split |\n|---|---:|")
+    print("| setting (steps x proposals, size rate) | success AUC, training split |\n|---|---:|")
     for row in rows:
         print(f"| {row['setting']} | {row['auc']:.3f} |")
     if args.json is not None:
@@ -117,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                                          "rows": rows}, indent=1))
     if args.write is not None:
         best = rows[0]
-        variant(args.checkpoint, args.write, best["refine_iterations"], best["num_proposals"], best["refine"])
+        variant(args.checkpoint, args.write, best["refine_iterations"], best["num_proposals"], best["refine"],
+                best["refine_size_rate"])
         print(f"wrote {args.write} with {best['setting']}")
     return 0
 

@@ -11,7 +11,8 @@ Per frame:
 3. **Localise**: the fused peak, with ATOM's states: ``not_found`` (peak below 0.25), ``uncertain``
    and ``hard_negative`` (a second peak outside the target neighbourhood), ``normal``.
 4. **Refine**: unless not found, 10 proposals (the classifier's box + 9 jittered) go through the
-   ``iou_refine`` graph (5 gradient-ascent steps inside it); the new box is the mean of the 3 best.
+   ``iou_refine`` graph (5 gradient-ascent steps inside it); the new box is the mean of the 3 best,
+   its size taken at ``refine_size_rate`` (1: as found; less: a share of the change, in log scale).
 5. **Learn**: in ``normal`` and ``hard_negative`` frames the sample joins the memory; the filters get
    a Gauss-Newton step every ``train_skipping`` frames, and at once after a hard negative (or spread
    over the next ``update_spread_frames`` frames). ``learner=numpy`` learns on the host in the
@@ -44,13 +45,12 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 
 from edge_tracker.backends.base import Runner
 from edge_tracker.backends.device_memory import DeviceMemory, HostMemory
 from edge_tracker.errors import EdgeTrackerError
-from edge_tracker.geometry import box_to_crop, crop_square, to_nchw
+from edge_tracker.geometry import box_to_crop
 from edge_tracker.preprocess import (
     CropWindow,
     OpenCVPreprocessor,
@@ -58,7 +58,8 @@ from edge_tracker.preprocess import (
     atom_sample_window,
     response_grid_side,
 )
-from edge_tracker.trackers.atom_params import BLURS, ROTATIONS, SHIFTS, AtomParams
+from edge_tracker.trackers.atom_augment import augmented_crops
+from edge_tracker.trackers.atom_params import AtomParams
 from edge_tracker.trackers.base import OpenCVStyle, TrackResult, check_init_box
 from edge_tracker.trackers.loss import LossMonitor, clip_box
 from edge_tracker.trackers.learning import (
@@ -156,35 +157,9 @@ class AtomTracker(OpenCVStyle):
 
     def _augmented_crops(self, frame: np.ndarray, side: float):
         """The first-frame crops (network input) and where the target centre sits in each (crop px)."""
-        size = self.sample_size
         if not self.params.augment:
             return [self._crop(frame, side)], [(0.0, 0.0)]
-        # cut twice the region so rotations and shifts bring in real image, not padding
-        big = crop_square(frame, tuple(self.center), 2 * side, 2 * size, pad_value=self.mean_color)
-        lo = size // 2
-
-        def central(image):
-            return to_nchw(image[lo: lo + size, lo: lo + size])
-
-        crops, shifts = [central(big), central(big[:, ::-1])], [(0.0, 0.0), (0.0, 0.0)]
-        pivot = (size - 0.5, size - 0.5)  # centre of the 2x patch in OpenCV's pixel-centre coordinates
-        for angle in ROTATIONS:
-            matrix = cv2.getRotationMatrix2D(pivot, angle, 1.0)
-            rotated = cv2.warpAffine(big, matrix, big.shape[1::-1], flags=cv2.INTER_LINEAR,
-                                     borderMode=cv2.BORDER_REPLICATE)
-            crops.append(central(rotated))
-            shifts.append((0.0, 0.0))
-        for sigma_y, sigma_x in BLURS:
-            crops.append(central(cv2.GaussianBlur(big, (0, 0), sigmaX=sigma_x, sigmaY=sigma_y)))
-            shifts.append((0.0, 0.0))
-        for fx, fy in SHIFTS:
-            dx, dy = int(fx * size / 2), int(fy * size / 2)
-            matrix = np.array([[1.0, 0.0, dx], [0.0, 1.0, dy]])
-            moved = cv2.warpAffine(big, matrix, big.shape[1::-1], flags=cv2.INTER_NEAREST,
-                                   borderMode=cv2.BORDER_REPLICATE)
-            crops.append(central(moved))
-            shifts.append((float(dx), float(dy)))
-        return crops, shifts
+        return augmented_crops(frame, self.center, side, self.sample_size, self.mean_color)
 
     def _dropout_copies(self, features: np.ndarray) -> np.ndarray:
         """Channel dropout of one sample's features (kept channels scaled by 1 / (1 - rate))."""
@@ -355,7 +330,9 @@ class AtomTracker(OpenCVStyle):
         mean = boxes[best].mean(axis=0)
         centre_crop = mean[:2] + mean[2:] / 2
         self.center = self._inside(sample_center + (centre_crop - self.sample_size / 2) * crop_px)
-        self.size = np.clip(mean[2:] * crop_px, self.params.min_target_side, self.image_size)
+        refined = mean[2:] * crop_px  # the size the IoU-Net found; taken in part (log scale)
+        size = np.exp((1 - p.refine_size_rate) * np.log(self.size) + p.refine_size_rate * np.log(refined))
+        self.size = np.clip(size, p.min_target_side, self.image_size)
 
     def _proposals(self, box: np.ndarray) -> np.ndarray:
         """The box itself and ``num_proposals - 1`` jittered copies, xywh crop pixels."""

@@ -75,6 +75,9 @@ class AtomParams:
     box_jitter_size: float = 0.5  # proposal size jitter, x sqrt(target area)
     maximal_aspect_ratio: float = 6.0  # refined boxes beyond this aspect ratio are dropped
     iou_top_k: int = 3  # the final box is the mean of this many best refined boxes
+    refine_size_rate: float = 1.0  # share of the refined size change taken each frame, in log scale:
+    #   size = old^(1 - r) * refined^r. 1 is ATOM's (the refined size replaces the old); a weak IoU-Net
+    #   (the CPU-trained demo's) sizes better damped, so its checkpoint recommends less (its model card)
     seed: int = 0  # seeds the proposal jitter, dropout copies and random projection start, per sequence
 
     def __post_init__(self) -> None:
@@ -96,6 +99,9 @@ class AtomParams:
         for name in ("learning_rate", "hard_negative_learning_rate", "dropout_probability"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if not 0 < self.refine_size_rate <= 1:
+            raise ConfigError(f"refine_size_rate must be in (0, 1] (1: take the refined size as found), "
+                              f"got {self.refine_size_rate}")
         if not isinstance(self.redetect, bool):
             raise ConfigError(f"redetect must be true or false, got {self.redetect!r}")
         if not self.lost_after_frames >= 0:

@@ -147,6 +147,30 @@ def test_step_moves_to_the_peak_then_refines_with_the_best_boxes():
     np.testing.assert_allclose(result.box[2:], best[2:] * crop_px, rtol=1e-5)
 
 
+@pytest.mark.parametrize("rate", [1.0, 0.3])
+def test_refined_size_is_taken_at_the_size_rate(rate):
+    """The IoU-Net's boxes are twice as wide and half as high: at rate r the size moves by 2^(+-r)."""
+    frame, box = _frame(), np.array([140.0, 100.0, 40.0, 30.0])
+    nets = StandInNetworks(ious=[0.9] + [0.0] * 9)
+    runners = nets.runners()
+    plain = runners["iou_refine"].fn
+
+    def stretched(feed):
+        out = plain(feed)
+        boxes = out["boxes"].copy()
+        centre = boxes[..., :2] + boxes[..., 2:] / 2
+        boxes[..., 2:] *= np.array([2.0, 0.5], np.float32)
+        boxes[..., :2] = centre - boxes[..., 2:] / 2
+        return {**out, "boxes": boxes}
+
+    runners["iou_refine"].fn = stretched
+    tracker = AtomTracker(runners, AtomParams(iou_top_k=1, refine_size_rate=rate, **FAST))
+    tracker.initialize(frame, box)
+    result = tracker.track(frame)
+    np.testing.assert_allclose(result.box[2:], box[2:] * np.array([2.0, 0.5]) ** rate, rtol=1e-5)
+    np.testing.assert_allclose(result.box[:2] + result.box[2:] / 2, box[:2] + box[2:] / 2, atol=1e-3)
+
+
 def test_jittered_proposals_follow_the_atom_recipe():
     nets = StandInNetworks()
     tracker = AtomTracker(nets.runners(), AtomParams(**FAST))
@@ -192,6 +216,9 @@ def test_bad_params_and_boxes():
         AtomParams(learning_rate=1.5)
     with pytest.raises(ConfigError, match="memory_size"):  # cannot hold the 30 first-frame samples
         AtomParams(memory_size=20)
+    for rate in (0.0, 1.5):
+        with pytest.raises(ConfigError, match=r"refine_size_rate must be in \(0, 1\]"):
+            AtomParams(refine_size_rate=rate)
     tracker = AtomTracker(StandInNetworks().runners(), AtomParams(**FAST))
     with pytest.raises(InputError, match="outside"):
         tracker.initialize(_frame(), (400, 10, 20, 20))

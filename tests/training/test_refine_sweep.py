@@ -13,9 +13,12 @@ from training.refine_sweep import main, sweep, variant
 
 def test_variant_changes_only_the_refinement_fields(tmp_path):
     source = read_checkpoint(demo_checkpoint("aff-atom"))
-    copy = read_checkpoint(variant(demo_checkpoint("aff-atom"), tmp_path / "v.safetensors", 3, 20, True))
+    copy = read_checkpoint(variant(demo_checkpoint("aff-atom"), tmp_path / "v.safetensors", 3, 20, True, 0.3))
     assert (copy.config.refine_iterations, copy.config.num_proposals) == (3, 20)
     assert copy.meta["tracking_params"]["refine"] is True
+    assert copy.meta["tracking_params"]["refine_size_rate"] == 0.3
+    off = read_checkpoint(variant(tmp_path / "v.safetensors", tmp_path / "off.safetensors", 0, 10, False))
+    assert off.meta["tracking_params"]["refine"] is False and "refine_size_rate" not in off.meta["tracking_params"]
     assert set(copy.state_dict) == set(source.state_dict)
     assert all(torch.equal(copy.state_dict[k], source.state_dict[k]) for k in source.state_dict)
     assert all(t.dtype == torch.float16 for t in copy.state_dict.values() if t.is_floating_point())
@@ -32,6 +35,9 @@ def test_cli_rejects_bad_lists(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([str(demo_checkpoint("aff-atom")), "--iterations", "1,x"])
     assert exit_info.value.code == 2 and "comma-separated integers" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(demo_checkpoint("aff-atom")), "--size-rates", "0.3,0"])
+    assert exit_info.value.code == 2 and "size rates must be in (0, 1]" in capsys.readouterr().err
 
 
 def test_iou_probe_separates_the_shipped_iou_net_from_random_weights(tmp_path):
