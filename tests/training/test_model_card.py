@@ -46,3 +46,33 @@ def test_card_carries_the_runs_and_the_evaluations_numbers(tmp_path, capsys):
                       "--label", "aff-atom", "--train-command", "x", "--eval-command", "y",
                       "--out", str(tmp_path / "no.md")]) == 2
     assert "no tracker labelled 'aff-atom'" in capsys.readouterr().err and not (tmp_path / "no.md").exists()
+    # the same checkpoint measured again after its training folder is gone: the earlier card's Training
+    # section is kept, and the new evaluation's numbers replace the old
+    evaluation["summaries"][0] = _summary("scs-siam", 0.5561, 0.7779, 2.0)
+    (tmp_path / "eval2.json").write_text(json.dumps(evaluation))
+    again = tmp_path / "again.md"
+    assert card_main(["--checkpoint", str(checkpoint), "--previous-card", str(out), "--eval",
+                      str(tmp_path / "eval2.json"), "--label", "scs-siam", "--eval-command", "edge-tracker eval 2",
+                      "--out", str(again)]) == 0
+    text = again.read_text()
+    training = card[card.index("## Training"):card.index("## Accuracy")]
+    assert training in text and "| **scs-siam** (this checkpoint) | 0.556 | 0.778 |" in text
+    assert "0.432" not in text and "`edge-tracker eval 2`" in text
+    # a run started from that checkpoint (--init): its own Training section, then the earlier one
+    run2 = tmp_path / "run2"
+    assert train_main(["siam", "--tracker", "scs-siam", "--data", "synthetic:1", "--out", str(run2), "--steps", "1",
+                       "--batch-size", "2", "--threads", "1", "--log-every", "1", "-q", "--init", str(checkpoint)]) == 0
+    tuned = run2 / "scs-siam.fp16.safetensors"
+    (tmp_path / "eval2.json").write_text(json.dumps(evaluation))
+    card2 = tmp_path / "card2.md"
+    assert card_main(["--checkpoint", str(tuned), "--run", str(run2), "--previous-card", str(out), "--eval",
+                      str(tmp_path / "eval2.json"), "--label", "scs-siam", "--train-command", "python -m training 2",
+                      "--eval-command", "y", "--out", str(card2)]) == 0
+    text = card2.read_text()
+    assert "`python -m training 2`" in text and "**Steps**: 1 of 1 planned" in text
+    assert f"(sha256 `{sha256_file(checkpoint)}`), which was trained as follows:" in text
+    assert text.index("`python -m training 2`") < text.index("`python -m training siam ...`") < text.index("## Accuracy")
+    # an earlier card of another checkpoint cannot stand in for this one's training
+    assert card_main(["--checkpoint", str(tuned), "--previous-card", str(out), "--eval", str(tmp_path / "eval2.json"),
+                      "--label", "scs-siam", "--eval-command", "y", "--out", str(tmp_path / "no.md")]) == 2
+    assert "describes another checkpoint" in capsys.readouterr().err and not (tmp_path / "no.md").exists()
