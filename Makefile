@@ -41,13 +41,15 @@ install: $(VENV)/.installed
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-# The suite against the newest releases pyproject.toml's ranges allow (torch stays pinned: an unpinned
-# torch is a CUDA build of several GB). Fresh each time, so that it sees today's releases.
+# The suite against the newest releases pyproject.toml's ranges allow, in a fresh venv each time so that
+# it sees today's releases. torch stays pinned, as a constraint: an unpinned torch, or --upgrade
+# without it, takes a CUDA build of several GB.
 test-latest:
 	rm -rf $(LATEST)
 	$(PYTHON) -m venv $(LATEST)
+	echo "$(TORCH)" > $(LATEST)/torch.txt
 	$(LATEST)/bin/python $(PIP) $(PIP_EXTRA) "$(TORCH)"
-	$(LATEST)/bin/python $(PIP) $(PIP_EXTRA) --upgrade --upgrade-strategy eager -e ".[$(EXTRAS)]"
+	$(LATEST)/bin/python $(PIP) $(PIP_EXTRA) -c $(LATEST)/torch.txt --upgrade --upgrade-strategy eager -e ".[$(EXTRAS)]"
 	$(LATEST)/bin/python requirements/versions.py --diff $(LOCK)
 	$(LATEST)/bin/python -m pytest $(PYTEST_ARGS)
 

@@ -122,3 +122,17 @@ def test_target_loss_smoke_on_an_existing_export(exports, capsys):
     for _, reported, report, visible, _, _, auc, fps in rows:
         assert 0.0 <= float(auc) <= 1.0 and float(fps) > 0
         assert (report == "-") == (reported == "0") and (visible == "-" or 0.0 <= float(visible) <= 1.0)
+
+
+def test_opencv_calls_smoke_against_its_own_recording_finds_no_difference(tmp_path, monkeypatch, capsys):
+    from benchmarks import opencv_calls
+
+    monkeypatch.setenv("EDGE_TRACKER_DATA", str(tmp_path / "no-data"))
+    saved = tmp_path / "calls.npz"
+    assert opencv_calls.main(["--smoke", "--save", str(saved)]) == 0
+    assert opencv_calls.main(["--smoke", "--against", str(saved)]) == 0
+    out = capsys.readouterr().out
+    rows = re.findall(rf"^  (\S.*?)\s+{NUMBER}\s+{NUMBER}%$|^  (\S.*?)\s+0\s+0\.00%$", out, re.MULTILINE)
+    assert len(rows) == 10, out  # every call but the video, which a smoke run leaves out
+    assert all(not max_abs or float(max_abs) == 0.0 for _, max_abs, _, _ in rows)
+    assert "crop/aff-atom search 288" in out and "synthetic clip seed 7" in out

@@ -26,6 +26,7 @@ from edge_tracker.trackers import build_tracker, tracker_params
 from edge_tracker.trackers.atom import AtomParams, AtomTracker
 from tests.edge_tracker.device_stand_ins import DeviceClaimingRunner, RecordingMemory, Traffic
 from tests.edge_tracker.test_atom_tracker import FAST, StandInNetworks, _frame
+from tests.goldens import recorded_libraries, shaped_by
 
 GOLDEN = Path(__file__).parent / "data" / "aff_atom_graph_learner.json"
 PER_FRAME_UP = {"backbone:image", "iou_refine:proposals"}  # the crop (cut on the host here) and the proposals
@@ -65,10 +66,11 @@ def test_learner_graph_tracks_as_before_its_state_moved_into_learner_buffers(dem
     tracker = build_tracker(demo.name, demo.runners,
                             tracker_params(demo.name, {"learner": "graph", "update_spread_frames": int(spread)}))
     results = _track(tracker, _clip(golden, seed))
-    np.testing.assert_allclose([r.box for r in results], run["boxes"], rtol=0, atol=0.05)
-    np.testing.assert_allclose([r.score for r in results], run["scores"], rtol=0, atol=1e-4)
-    assert [r.state for r in results] == run["states"]
-    assert tracker.learner.updates_done == run["updates_done"] >= 2
+    with shaped_by(recorded_libraries(golden), f"{GOLDEN.name}, clip {seed}, spread {spread}"):
+        np.testing.assert_allclose([r.box for r in results], run["boxes"], rtol=0, atol=0.05)
+        np.testing.assert_allclose([r.score for r in results], run["scores"], rtol=0, atol=1e-4)
+        assert [r.state for r in results] == run["states"]
+        assert tracker.learner.updates_done == run["updates_done"] >= 2
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from edge_tracker.trackers import build_tracker, tracker_params
 from edge_tracker.trackers.atom import AtomParams, AtomTracker
 from tests.conftest import read_otb_sequence
 from tests.edge_tracker.test_atom_tracker import FAST, StandInNetworks
+from tests.goldens import locked_libraries, shaped_by
 
 NOT_SHARED = ("runners", "params", "preprocessor", "learner")  # what lockstep leaves to each tracker
 
@@ -78,8 +79,13 @@ def test_graph_and_numpy_learners_track_alike_frame_by_frame(demo, shared_data):
     assert same == len(differences)
     assert reference.learner.updates_done == candidate.learner.updates_done >= 10
     differences, same, _ = _lockstep(demo, frames, boxes, share_first_frame=False)
-    assert np.median(differences) <= 0.05 and np.percentile(differences, 95) <= 0.5 and differences.max() <= 3.0
-    assert same >= len(differences) - 2
+    # these bounds were measured in the locked environment: another OpenCV cuts other first-frame
+    # crops, and a low-confidence frame of each learner's own filter lands elsewhere (5.1: 5.07 px)
+    with shaped_by(locked_libraries(), "the two learners' own-first-frame spread (bounds measured on the lock)",
+                   fix="measure the bounds again in the commit that moves the lock"):
+        assert np.median(differences) <= 0.05 and np.percentile(differences, 95) <= 0.5, np.round(differences, 2)
+        assert differences.max() <= 3.0, np.round(differences, 2)
+        assert same >= len(differences) - 2
 
 
 @pytest.mark.slow

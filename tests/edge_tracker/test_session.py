@@ -13,6 +13,7 @@ from edge_tracker.errors import ConfigError, EdgeTrackerError, InputError
 from edge_tracker.session import Session, StreamRun, run_stream
 from edge_tracker.stats import StageStats
 from edge_tracker.trackers.base import TrackResult
+from tests.goldens import recorded_libraries, shaped_by
 
 GOLDEN = Path(__file__).parent / "data" / "demo_boxes_seed7.json"
 
@@ -40,7 +41,8 @@ def test_demo_checkpoints_track_as_before_the_runtime_seams(tracker):
         boxes = np.array([tracker_.track(frame).box for frame in sequence.frames[1:]])
     expected = np.array(golden["boxes"][tracker])
     assert boxes.shape == expected.shape == (golden["frames"] - 1, 4)
-    np.testing.assert_allclose(boxes, expected, rtol=0, atol=0.05)
+    with shaped_by(recorded_libraries(golden), f"{GOLDEN.name}, {tracker}"):
+        np.testing.assert_allclose(boxes, expected, rtol=0, atol=0.05)
 
 
 def test_session_loads_an_export_and_builds_independent_trackers(exports):

@@ -7,12 +7,17 @@ then swap the checkpoint and record again with that same code:
 
     .venv/bin/python tests/edge_tracker/data/record_goldens.py
 
-Each file records the commit and the checkpoints' sha256 it was made with. The settings are those
-the tests replay (``test_session.py``, ``test_atom_device.py``).
+Each file records the commit, the checkpoints' sha256 and the libraries (OpenCV, numpy, ONNX Runtime)
+it was made with; the tests that read them say so in one line when the running libraries differ and
+the values disagree (``tests/goldens.py``). Record in the locked environment (``make install``), and
+when the lock moves to a release that changes the tracks, re-record in the commit that moves it.
+``--out DIR`` writes the files elsewhere, to compare them with the committed ones. The settings are
+those the tests replay (``test_session.py``, ``test_atom_device.py``).
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
@@ -28,6 +33,7 @@ from edge_tracker.demo import demo_checkpoint, demo_export  # noqa: E402
 from edge_tracker.manifest import sha256_file  # noqa: E402
 from edge_tracker.session import Session  # noqa: E402
 from edge_tracker.trackers import build_tracker, tracker_params  # noqa: E402
+from tests.goldens import running_libraries  # noqa: E402
 
 # what test_session.py's golden test applies: AFF-ATOM's defaults as they were when the boxes were first
 # recorded (filter updates whole, no target-loss handling)
@@ -54,7 +60,7 @@ def session_boxes() -> dict:
             tracked = session.new_tracker()
             tracked.initialize(sequence.frames[0], sequence.boxes[0])
             boxes[tracker] = [[round(float(v), 4) for v in tracked.track(frame).box] for frame in sequence.frames[1:]]
-    return {"seed": seed, "frames": frames, "boxes": boxes,
+    return {"seed": seed, "frames": frames, "boxes": boxes, "libraries": running_libraries(),
             "recorded_with": f"commit {_commit()}, checkpoints " + ", ".join(f"{t} sha256 {_sha(t)}" for t in boxes)
             + f"; record_goldens.py: Session(None, tracker=T, param_texts={SESSION_TEXTS}) (the checkpoint's "
               f"tracking_params under them); generate_sequence({seed}, SyntheticConfig(num_frames={frames})); "
@@ -77,10 +83,15 @@ def graph_learner_tracks() -> dict:
                                        "scores": [float(r.score) for r in results],
                                        "states": [r.state for r in results],
                                        "updates_done": tracker.learner.updates_done}
-    return {"frames": frames, "commit": _commit(), "checkpoint_sha256": _sha("aff-atom"), "clips": clips}
+    return {"frames": frames, "commit": _commit(), "checkpoint_sha256": _sha("aff-atom"),
+            "libraries": running_libraries(), "clips": clips}
 
 
 if __name__ == "__main__":
-    (HERE / "demo_boxes_seed7.json").write_text(json.dumps(session_boxes(), indent=1) + "\n")
-    (HERE / "aff_atom_graph_learner.json").write_text(json.dumps(graph_learner_tracks(), indent=1) + "\n")
-    print("wrote", HERE / "demo_boxes_seed7.json", "and", HERE / "aff_atom_graph_learner.json")
+    parser = argparse.ArgumentParser(description="Re-record the demo checkpoints' golden tracks.")
+    parser.add_argument("--out", type=Path, default=HERE, help="folder to write them to (default: %(default)s)")
+    out = parser.parse_args().out
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "demo_boxes_seed7.json").write_text(json.dumps(session_boxes(), indent=1) + "\n")
+    (out / "aff_atom_graph_learner.json").write_text(json.dumps(graph_learner_tracks(), indent=1) + "\n")
+    print("wrote", out / "demo_boxes_seed7.json", "and", out / "aff_atom_graph_learner.json")
