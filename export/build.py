@@ -60,7 +60,8 @@ FP32_FALLBACK = {name: "the classifier's Gauss-Newton/CG solver: no FP16 graph k
 CHECK_FEEDS = 8  # held-out calibration feeds per phase on which every variant is measured
 EXIT_NO_TENSORRT = 3  # documented in the README: graphs written, engines need TensorRT
 TENSORRT_HINT = ("TensorRT engines need TensorRT's Python package: on a Jetson it comes with JetPack "
-                 "(sudo apt install python3-libnvinfer); on a desktop GPU: pip install tensorrt. "
+                 "(sudo apt install python3-libnvinfer); on a desktop GPU: pip install tensorrt; for RTX GPUs, "
+                 "built on any machine, even without a GPU: pip install 'edge-tracker[rtx]' (TensorRT-RTX). "
                  "The ONNX graphs are written; run with --graphs-only to stop before the engine step")
 
 
@@ -92,9 +93,12 @@ def build(tracker: str, out: Path, *, checkpoint: Path | None = None, onnx_dir: 
     return manifest
 
 
-def engines_available() -> bool:
-    """Whether TensorRT's Python package can be imported here (nothing is imported)."""
-    return importlib.util.find_spec("tensorrt") is not None
+def engines_available(product: str = "auto") -> bool:
+    """Whether ``product``'s Python package ("tensorrt", "rtx"; "auto": either) is installed here (nothing is imported)."""
+    from export.tensorrt_support import PRODUCTS, product_named
+
+    chosen = PRODUCTS.values() if product == "auto" else [product_named(product)]
+    return any(importlib.util.find_spec(p.module) is not None for p in chosen)
 
 
 def require_tensorrt() -> None:

@@ -16,6 +16,8 @@ examples:
       ../shared/data/sequences/otb/Car1 ../shared/data/sequences/vot/hand1 --out out/scs-siam --graphs-only
   python -m export build --tracker aff-atom --onnx out/aff-atom --calib out/aff-atom/calibration \\
       --precision int8 --out out/aff-atom
+  python -m export build --tracker scs-siam --precision fp32,fp16,int8 \\
+      ../shared/data/sequences/otb/Car1 --out out/scs-siam --engines rtx    # TensorRT-RTX plans, no GPU needed
 
 Exit codes: 0 done; 1 a stage failed its check; 2 bad arguments or input; 3 the graphs are written but
 TensorRT is not installed for the engine step (--graphs-only: 0)."""
@@ -45,7 +47,14 @@ def add_build_parser(commands) -> argparse.ArgumentParser:
     build.add_argument("--out", type=Path, required=True, help="folder for the graphs, manifest and engines")
     build.add_argument("--force", action="store_true",
                        help="replace a previous export or build in --out (never other files)")
-    build.add_argument("--engines", type=Path, default=None, metavar="DIR",
+    build.add_argument("--engines", choices=("auto", "tensorrt", "rtx"), default="auto",
+                       help="which engines to build: tensorrt (TensorRT 8.5+, on the GPU they are for), rtx "
+                            "(TensorRT-RTX: portable plans for RTX GPUs, built on any machine, no GPU needed), "
+                            "auto (TensorRT where installed, else TensorRT-RTX; default)")
+    build.add_argument("--compute-capability", default="", metavar="LIST",
+                       help="TensorRT-RTX targets, comma-separated from sm75, sm80, sm86, sm89, sm120, sm121 "
+                            "(default: its portable set sm80,sm86,sm89,sm120; Turing's sm75 only when named)")
+    build.add_argument("--engine-dir", type=Path, default=None, metavar="DIR",
                        help="engine cache to fill (default: $EDGE_TRACKER_ENGINES, else the user cache, which "
                             "edge-tracker track --backend trt reads)")
     build.add_argument("--graphs-only", action="store_true",
@@ -58,7 +67,9 @@ def add_build_parser(commands) -> argparse.ArgumentParser:
 
 def cmd_build(args: argparse.Namespace) -> int:
     from export.build import EXIT_NO_TENSORRT, TENSORRT_HINT, build, engines_available
+    from export.tensorrt import BuildOptions
 
+    options = BuildOptions(compute_capabilities=args.compute_capability)  # checked before any export work
     if args.calib is not None and args.sources:
         logger.warning("--calib given: the SOURCE arguments are ignored")
     checkpoint = args.checkpoint
@@ -74,33 +85,32 @@ def cmd_build(args: argparse.Namespace) -> int:
     print(report(manifest))
     if args.graphs_only:
         return 0
-    if not engines_available():
+    if not engines_available(args.engines):
         logger.error("%s", TENSORRT_HINT)
         return EXIT_NO_TENSORRT
-    return build_engines(args.out, manifest.get("precisions", ["fp32"]), args.engines)
+    return build_engines(args.out, manifest.get("precisions", ["fp32"]), args.engine_dir, args.engines, options)
 
 
-def build_engines(out: Path, precisions, engine_dir: Path | None) -> int:
-    """Stage 4: a TensorRT engine per phase and precision, on this machine's GPU, into the engine cache
-    that ``edge-tracker track --backend trt`` reads (``$EDGE_TRACKER_ENGINES``, else the user cache)."""
-    from edge_tracker.backends.tensorrt import CudaDevice
-    from edge_tracker.backends.trt_loader import check_available, default_engine_dir
-    from export.tensorrt import BuildOptions, DeviceInfo, EngineCache
+def build_engines(out: Path, precisions, engine_dir: Path | None, product: str = "auto", options=None) -> int:
+    """Stage 4: an engine per phase and precision into the engine cache that ``edge-tracker track
+    --backend trt`` reads (``$EDGE_TRACKER_ENGINES``, else the user cache).
+
+    TensorRT builds on this machine's GPU, for it; TensorRT-RTX builds portable plans for its
+    compute capability targets without opening a GPU (none is needed: its CPU-only AOT build).
+    """
+    from edge_tracker.backends.trt_loader import build_device, default_engine_dir
+    from export.tensorrt import BuildOptions, EngineCache
     from export.tensorrt.engines import engines_for_export
 
-    trt, cuda = check_available("the engine step of python -m export build",
-                                "Run it with --graphs-only to keep the ONNX graphs without engines")
-    gpu = CudaDevice(0, cuda).open()
-    try:
-        device = DeviceInfo(gpu.name, gpu.compute_capability, trt.__version__)
-        cache = EngineCache(engine_dir if engine_dir is not None else default_engine_dir())
+    options = options or BuildOptions()
+    cache = EngineCache(engine_dir if engine_dir is not None else default_engine_dir())
+    with build_device(product, "the engine step of python -m export build",
+                      "Run it with --graphs-only to keep the ONNX graphs without engines") as (trt, device):
         for precision in precisions:
-            tracker, engines = engines_for_export(out, precision, cache, device, BuildOptions(), trt=trt)
+            tracker, engines = engines_for_export(out, precision, cache, device, options, trt=trt)
             print(f"  engines {precision:<5} " + ", ".join(f"{phase}: {entry.plan_path.name}"
                                                           for phase, entry in engines.items())
-                  + f"  ({device.name}, TensorRT {trt.__version__}, cache {cache.root})")
-    finally:
-        gpu.close()
+                  + f"  ({device.describe()}, cache {cache.root})")
     return 0
 
 

@@ -8,6 +8,12 @@
   API references of each release, the 11.x migration guide and "Working with DLA" pages, and the
   real bindings of 8.6.1, 10.3.0, 10.13.3.9 and 11.4.0.106, against which ``tests/tensorrt``
   checks every TensorRT name our code uses (``test_api_conformance.py``).
+- **Products** (:data:`PRODUCTS`): TensorRT (module ``tensorrt``) and TensorRT for RTX (module
+  ``tensorrt_rtx``, versions 1.x, its own numbering: 1.7.1 is not TensorRT 1.7). TensorRT-RTX is
+  strongly typed only, like 11.x, and builds ahead of time without a GPU for a set of compute
+  capabilities (by default 8.0, 8.6, 8.9 and 12.0; Turing's 7.5 only when asked for); its timing
+  cache calls are deprecated no-ops, and a runtime cache keeps the JIT-compiled kernels between runs
+  (TensorRT-RTX's "CPU-only AOT" and "Runtime cache" pages, and the 1.7.1.116 bindings).
 - **ONNX operators** the parser accepts: the operator support matrix of onnx-tensorrt
   (``docs/operators.md``) on its release/8.6-GA branch (TensorRT 8.6, JetPack 5) and its 10.1-GA
   branch (TensorRT 10.x, JetPack 6). We require the ops that *both* mark supported, so one exported
@@ -22,6 +28,59 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from edge_tracker.errors import InputError
+
+
+@dataclass(frozen=True)
+class Product:
+    """An engine product: what it is called, which Python module it is, and how to get it."""
+
+    key: str      # "tensorrt" or "rtx": the value of --engines and of the engine cache key's product
+    name: str     # "TensorRT" or "TensorRT-RTX": its name in messages
+    module: str   # the module to import
+    hint: str     # how to install it
+
+
+PRODUCTS = {
+    "tensorrt": Product("tensorrt", "TensorRT", "tensorrt",
+                        "on a Jetson TensorRT comes with JetPack (sudo apt install python3-libnvinfer; JetPack 5.1+ "
+                        "for TensorRT 8.5+), on a desktop GPU from NVIDIA's wheel (pip install tensorrt)"),
+    "rtx": Product("rtx", "TensorRT-RTX", "tensorrt_rtx",
+                   "TensorRT for RTX GPUs (Turing to Blackwell; Linux x86-64, Windows): "
+                   "pip install 'edge-tracker[rtx]' (tensorrt-rtx; builds engines without a GPU)"),
+}
+# Compute capabilities TensorRT-RTX targets by default ("portable to ... 8.0, 8.6, 8.9, 12.0, and
+# later"); Turing (sm75) only when asked for, since including it "can impact performance".
+RTX_DEFAULT_TARGETS = ("sm80", "sm86", "sm89", "sm120")
+RTX_TARGETS = ("sm75", "sm80", "sm86", "sm89", "sm120", "sm121")  # ComputeCapability members of 1.7.1
+
+
+def product_named(key: str) -> Product:
+    """The :data:`PRODUCTS` entry ``key``; InputError listing the known ones."""
+    if key not in PRODUCTS:
+        raise InputError(f"unknown engine product {key!r}; expected one of {sorted(PRODUCTS)}")
+    return PRODUCTS[key]
+
+
+def product_of(module) -> Product:
+    """The product an imported ``tensorrt``/``tensorrt_rtx`` module is (by its module name)."""
+    name = getattr(module, "__name__", "tensorrt").split(".")[0]
+    return next((p for p in PRODUCTS.values() if p.module == name), PRODUCTS["tensorrt"])
+
+
+def check_targets(targets, product: str = "rtx") -> tuple[str, ...]:
+    """``"sm75,sm86"`` or a sequence -> ``("sm75", "sm86")`` in the order given; InputError for one not known.
+
+    Only TensorRT-RTX builds for chosen targets; empty means the product's default set.
+    """
+    items = targets.split(",") if isinstance(targets, str) else list(targets or ())
+    chosen = tuple(dict.fromkeys(t.strip().lower().replace("_", "") for t in items if t.strip()))
+    if chosen and product != "rtx":
+        raise InputError(f"compute capability targets {list(chosen)} are a TensorRT-RTX build option; TensorRT "
+                         "builds for the GPU it runs on: leave --compute-capability unset, or use --engines rtx")
+    unknown = [t for t in chosen if t not in RTX_TARGETS]
+    if unknown:
+        raise InputError(f"unknown compute capability target(s) {unknown}; TensorRT-RTX builds for {list(RTX_TARGETS)}")
+    return chosen
 
 
 class TensorRTVersion(NamedTuple):
@@ -81,6 +140,11 @@ class TensorRTFeatures:
     optimization_level: bool     # config.builder_optimization_level (added in 8.6)
     dla: bool                    # DLA builds are documented for this release (see _dla_documented)
     max_opset: int | None        # highest ONNX opset its parser reads, where recorded (MAX_OPSET)
+    product: str = "tensorrt"    # PRODUCTS key: "tensorrt" or "rtx"
+    timing_cache: bool = True    # a timing cache speeds up builds (deprecated no-ops on RTX: never used there)
+    builds_without_gpu: bool = False  # the build needs no GPU and no CUDA driver (RTX's CPU-only AOT)
+    compute_targets: bool = False     # config.set_compute_capability chooses the GPUs a plan runs on (RTX)
+    runtime_cache: bool = False       # IRuntimeConfig + IRuntimeCache keep JIT-compiled kernels (RTX)
 
     @property
     def named_io(self) -> bool:
@@ -93,8 +157,8 @@ class TensorRTFeatures:
 SUPPORTED_LINES = "8.5, 8.6, 10.x and 11.x"
 
 
-def features(version) -> TensorRTFeatures:
-    """The feature table row of ``version`` (text or tuple); InputError for a release we do not know.
+def features(version, product: str = "tensorrt") -> TensorRTFeatures:
+    """The feature table row of ``product``'s ``version`` (text or tuple); InputError for a release we do not know.
 
     One code path serves every supported release: named I/O tensors and ``execute_async_v3`` (8.5+).
     What differs is the engine build: 8.5/8.6 build weakly typed networks with explicit batch and
@@ -103,6 +167,8 @@ def features(version) -> TensorRTFeatures:
     kind of network (the FP16/INT8 flags and the implicit-INT8 calibrator were removed).
     """
     v = TensorRTVersion.parse(version)
+    if product_named(product).key == "rtx":
+        return _rtx_features(v)
     if v.major == 8 and v.minor in (5, 6):
         line, typed = "8.5/8.6", False
     elif v.major == 10:
@@ -119,6 +185,17 @@ def features(version) -> TensorRTFeatures:
                             explicit_batch_flag=v.major == 8, precision_flags=v.major == 8,
                             legacy_calibrator=v.major == 8, optimization_level=v >= (8, 6),
                             dla=_dla_documented(v), max_opset=opset)
+
+
+def _rtx_features(v: TensorRTVersion) -> TensorRTFeatures:
+    """TensorRT-RTX 1.x: TensorRT 11's strongly typed build (its own version numbers), built without a GPU."""
+    if v.major != 1:
+        raise InputError(f"TensorRT-RTX {v} is not a release edge_tracker knows (it knows TensorRT-RTX 1.x): "
+                         "install tensorrt-rtx 1.x (pip install 'edge-tracker[rtx]'), or upgrade edge_tracker")
+    return TensorRTFeatures(version=v, line="RTX 1.x", strongly_typed=True, strongly_typed_flag=False,
+                            explicit_batch_flag=False, precision_flags=False, legacy_calibrator=False,
+                            optimization_level=True, dla=False, max_opset=None, product="rtx",
+                            timing_cache=False, builds_without_gpu=True, compute_targets=True, runtime_cache=True)
 
 
 def _dla_documented(v: TensorRTVersion) -> bool:

@@ -42,7 +42,11 @@ from edge_tracker.errors import EdgeTrackerError, InputError, MissingDependencyE
 logger = logging.getLogger("edge_tracker.backends")
 
 TENSORRT_HINT = ("on a Jetson TensorRT comes with JetPack (sudo apt install python3-libnvinfer; JetPack 5.1+ for "
-                 "TensorRT 8.5+), on a desktop GPU from NVIDIA's wheel (pip install tensorrt)")
+                 "TensorRT 8.5+), on a desktop GPU from NVIDIA's wheel (pip install tensorrt), on an RTX GPU "
+                 "TensorRT-RTX (pip install 'edge-tracker[rtx]')")
+# The modules of TensorRT and TensorRT-RTX, in the order --backend trt looks for them
+# (export.tensorrt_support.PRODUCTS says what each is).
+TENSORRT_MODULES = ("tensorrt", "tensorrt_rtx")
 PYCUDA_HINT = "pip install 'edge-tracker[gpu]' (builds pycuda against the CUDA toolkit; needs a GPU driver)"
 
 
@@ -54,23 +58,51 @@ class EngineError(EdgeTrackerError):
 # Optional dependencies
 # --------------------------------------------------------------------------------------------------
 
-def import_gpu_runtime(what: str = "--backend trt", instead: str = "Without them use --backend ort") -> tuple[Any, Any]:
-    """``(tensorrt, pycuda.driver)``, or MissingDependencyError: one line naming what is missing and how to get it.
+def import_gpu_runtime(what: str = "--backend trt", instead: str = "Without them use --backend ort",
+                       modules: Sequence[str] = TENSORRT_MODULES) -> tuple[Any, Any]:
+    """``(tensorrt or tensorrt_rtx, pycuda.driver)``, or MissingDependencyError: one line naming what is
+    missing and how to get it.
 
     ``what`` names the feature in the message, ``instead`` ends it with what the user can do
-    meanwhile. Nothing in the package imports either module before this call.
+    meanwhile; ``modules``: the TensorRT modules to try, first found wins. Nothing in the package
+    imports either before this call.
     """
-    modules, missing = {}, []
-    for name, hint in (("tensorrt", TENSORRT_HINT), ("pycuda.driver", PYCUDA_HINT)):
-        try:
-            modules[name] = __import__(name, fromlist=["_"])
-        except (ImportError, OSError) as err:  # OSError: a library of the package (libnvinfer, libcuda) is absent
-            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-            missing.append(f"{name.split('.')[0]} ({reason}): {hint}")
+    trt, missing = _first_module(modules), []
+    if isinstance(trt, str):
+        missing.append(f"{trt}: {TENSORRT_HINT}")
+    try:
+        cuda = __import__("pycuda.driver", fromlist=["_"])
+    except (ImportError, OSError) as err:  # OSError: libcuda (the driver) is absent
+        missing.append(f"pycuda ({_reason(err)}): {PYCUDA_HINT}")
     if missing:
         raise MissingDependencyError(f"{what} needs TensorRT's Python package (8.5 or newer) and pycuda; "
                                      f"missing: {'; '.join(missing)}. {instead}")
-    return modules["tensorrt"], modules["pycuda.driver"]
+    return trt, cuda
+
+
+def import_tensorrt(what: str = "building TensorRT engines", instead: str = "The ONNX graphs are usable with "
+                    "--backend ort", modules: Sequence[str] = TENSORRT_MODULES) -> Any:
+    """The first of ``modules`` that imports (TensorRT alone: a build needs no pycuda), or MissingDependencyError."""
+    trt = _first_module(modules)
+    if isinstance(trt, str):
+        raise MissingDependencyError(f"{what} needs TensorRT's Python package (TensorRT 8.5+ or TensorRT-RTX 1.x); "
+                                     f"missing: {trt}: {TENSORRT_HINT}. {instead}")
+    return trt
+
+
+def _first_module(names: Sequence[str]) -> Any:
+    """The first of ``names`` that imports, else one text naming each and why it did not."""
+    reasons = []
+    for name in names:
+        try:
+            return __import__(name)
+        except (ImportError, OSError) as err:  # OSError: a library of the package (libnvinfer) is absent
+            reasons.append(f"{name} ({_reason(err)})")
+    return " and ".join(reasons)
+
+
+def _reason(err: BaseException) -> str:
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 _TRT_LOGGERS: dict[int, Any] = {}  # one logger per tensorrt module: TensorRT wants it to outlive its objects
@@ -171,7 +203,9 @@ class TensorRTRunner(Runner):
         io: the engine's I/O as its manifest records it; the deserialised engine must match it.
         device: the tracker's :class:`CudaDevice` (context and stream).
         dla_core: the DLA core the engine was built for (set on the runtime before deserialising).
-        trt: the ``tensorrt`` module (default: imported at ``activate``).
+        trt: the ``tensorrt`` or ``tensorrt_rtx`` module (default: imported at ``activate``).
+        runtime_cache: TensorRT-RTX's runtime cache file (``trt_runtime_cache.RuntimeCacheFile``),
+            given to the execution context through an ``IRuntimeConfig``; None on TensorRT.
 
     Outputs left on the device (``copy_outputs_to_host=False``) are views of this runner's buffers:
     valid until its next ``infer``, ordered on the tracker's stream.
@@ -181,7 +215,7 @@ class TensorRTRunner(Runner):
     accepts_device_arrays = True
 
     def __init__(self, name: str, plan: Callable[[], bytes], io: Sequence[TensorIO], device: CudaDevice,
-                 dla_core: int | None = None, trt=None) -> None:
+                 dla_core: int | None = None, trt=None, runtime_cache=None) -> None:
         super().__init__(name)
         self._plan_source = plan
         self.io = list(io)
@@ -189,6 +223,7 @@ class TensorRTRunner(Runner):
         self.device = device
         self.dla_core = dla_core
         self._trt = trt
+        self.runtime_cache = runtime_cache
         self._inputs = {s.io.name: TensorMeta(s.io.name, s.io.shape, s.io.dtype) for s in self.buffers.inputs()}
         self._outputs = {s.io.name: TensorMeta(s.io.name, s.io.shape, s.io.dtype) for s in self.buffers.outputs()}
         self._runtime = self._engine = self._context = None
@@ -221,13 +256,19 @@ class TensorRTRunner(Runner):
             self._runtime.DLA_core = self.dla_core
         self._engine = self._runtime.deserialize_cuda_engine(self._plan_source())
         if self._engine is None:
+            from edge_tracker.backends.trt_runtime_cache import driver_missing
+
+            if driver_missing():  # the plan may be fine: nothing here can run one
+                raise EngineError(f"TensorRT cannot deserialise the '{self.name}' engine: this machine has no NVIDIA "
+                                  "driver (libcuda not found); a plan runs on a GPU with its driver installed")
             raise EngineError(f"TensorRT cannot deserialise the '{self.name}' engine (see its log above); rebuild it "
                               "on this device (delete it from the engine cache, or run without --no-build)")
         found = engine_io(trt, self._engine)
         if {t.name: t for t in found} != {t.name: t for t in self.io}:  # the engine may order its I/O otherwise
             raise EngineError(f"the '{self.name}' engine's I/O {[t.as_dict() for t in found]} differ from its manifest's "
                               f"{[t.as_dict() for t in self.io]}; the plan was replaced: rebuild it")
-        self._context = self._engine.create_execution_context()
+        self._context = (self.runtime_cache.create_context(self._engine) if self.runtime_cache is not None
+                         else self._engine.create_execution_context())
         if self._context is None:
             raise EngineError(f"TensorRT cannot create an execution context for '{self.name}' (out of GPU memory?)")
         self._arena = cuda.mem_alloc(self.buffers.total_bytes)
@@ -244,6 +285,8 @@ class TensorRTRunner(Runner):
 
     def _release(self) -> None:
         # TensorRT objects in reverse order of creation, then the memory they used
+        if self.runtime_cache is not None and self._context is not None:
+            self.runtime_cache.save()
         self._context = self._engine = self._runtime = None
         if self._arena is not None:
             self._arena.free()

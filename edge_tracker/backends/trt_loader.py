@@ -2,12 +2,14 @@
 
 ``open_model(export_dir, backend="trt", device="cuda:N", precision=...)`` comes here. In order:
 
-1. the device is read (``auto``/``cuda`` -> GPU 0, ``cuda:N``), and TensorRT and pycuda are
-   imported (:func:`check_available`): where either is missing, this fails first, with one line
-   saying what is missing and how to get it (``MissingDependencyError``, exit code 2), before any
-   file is read or written;
+1. the device is read (``auto``/``cuda`` -> GPU 0, ``cuda:N``), and TensorRT (or TensorRT-RTX:
+   ``tensorrt`` first, then ``tensorrt_rtx``) and pycuda are imported (:func:`check_available`):
+   where either is missing, this fails first, with one line saying what is missing and how to get
+   it (``MissingDependencyError``, exit code 2), before any file is read or written;
 2. the GPU's primary context is opened; its name and compute capability and TensorRT's version
-   make the engines' cache keys (``export.tensorrt.cache``);
+   make the engines' cache keys (``export.tensorrt.cache``); a TensorRT-RTX plan's key is the
+   portable one it was built under (product, version, compute capability targets), and the
+   runners share a runtime cache file for this GPU in the engine cache;
 3. each phase's engine is taken from the engine cache (``$EDGE_TRACKER_ENGINES``, else
    ``<user cache>/engines``), built now where missing or unusable, or, with ``no_build``, refused
    with the reason (stale, foreign, corrupt, missing) and the command that builds it;
@@ -20,8 +22,10 @@ lazily, the way the PyTorch backend is reached: only when ``--backend trt`` is a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,9 @@ from edge_tracker.backends.tensorrt import (
     CudaDevice,
     TensorRTRunner,
     import_gpu_runtime,
+    import_tensorrt,
 )
+from edge_tracker.backends.trt_runtime_cache import RuntimeCacheFile
 from edge_tracker.errors import InputError
 from edge_tracker.manifest import read_manifest
 
@@ -95,10 +101,35 @@ def check_available(what: str = "--backend trt", instead: str = "Without them us
     of ``python -m export build``) calls it before it reads or writes anything.
     """
     trt, cuda = import_gpu_runtime(what, instead)
-    from export.tensorrt_support import features
+    from export.tensorrt_support import features, product_of
 
-    features(trt.__version__)  # InputError for a release the build and runner are not written for
+    features(trt.__version__, product_of(trt).key)  # InputError for a release the build and runner are not written for
     return trt, cuda
+
+
+@contextlib.contextmanager
+def build_device(product: str = "auto", what: str = "building TensorRT engines",
+                 instead: str = "The ONNX graphs are usable with --backend ort") -> Iterator[tuple[Any, Any]]:
+    """``(trt module, export.tensorrt.DeviceInfo)`` to build ``product``'s engines ("tensorrt", "rtx", "auto").
+
+    TensorRT builds on GPU 0, opened for the build (pycuda needed). TensorRT-RTX builds portable
+    plans without a GPU, a CUDA driver or pycuda. "auto": TensorRT where installed, else TensorRT-RTX.
+    """
+    from export.tensorrt import DeviceInfo
+    from export.tensorrt_support import PRODUCTS, features, product_named, product_of
+
+    modules = [p.module for p in PRODUCTS.values()] if product == "auto" else [product_named(product).module]
+    trt = import_tensorrt(what, instead, modules)
+    release = features(trt.__version__, product_of(trt).key)
+    if release.builds_without_gpu:
+        yield trt, DeviceInfo.portable(release.version, release.product)
+        return
+    cuda = import_gpu_runtime(what, instead, (trt.__name__,))[1]
+    gpu = CudaDevice(0, cuda).open()
+    try:
+        yield trt, DeviceInfo(gpu.name, gpu.compute_capability, release.version, release.product)
+    finally:
+        gpu.close()
 
 
 def default_engine_dir() -> Path:
@@ -124,15 +155,23 @@ def load(model: Path, device: str = "cuda", tracker: str | None = None, precisio
     from export.tensorrt import BuildOptions, DeviceInfo, EngineCache
     from export.tensorrt.engines import engines_for_export
 
+    from export.tensorrt_support import features, product_of
+
     options = options or BuildOptions()
+    release = features(trt.__version__, product_of(trt).key)
     gpu = CudaDevice(index, cuda).open()
     try:
-        machine = DeviceInfo(gpu.name, gpu.compute_capability, trt.__version__)
+        here = DeviceInfo(gpu.name, gpu.compute_capability, release.version, release.product)
+        machine = DeviceInfo.portable(release.version, release.product) if release.builds_without_gpu else here
         cache = EngineCache(Path(engine_dir) if engine_dir is not None else default_engine_dir())
         name, engines = engines_for_export(model, precision, cache, machine, options, build=not no_build, trt=trt)
         if tracker is not None and name != tracker:
             raise InputError(f"{model} holds a '{name}' export, but '{tracker}' was asked for")
-        runners = {phase: TensorRTRunner(phase, entry.load_plan, entry.io, gpu, options.dla_core, trt)
+        def runtime_cache():
+            return RuntimeCacheFile(cache.runtime_cache_path(here), cache.write_runtime_cache)
+
+        runners = {phase: TensorRTRunner(phase, entry.load_plan, entry.io, gpu, options.dla_core, trt,
+                                         runtime_cache() if release.runtime_cache else None)
                    for phase, entry in engines.items()}
         return TensorRTModel(name, runners, model, "trt", precision, recommended_params(model), gpu=gpu)
     except BaseException:

@@ -10,11 +10,13 @@ chose for the running TensorRT:
 2. ``trt.OnnxParser(network, logger).parse_from_file(path)``, every parser error reported;
 3. ``builder.create_builder_config()``: builder flags set/cleared, the workspace pool limit, the
    optimisation level, DLA core with GPU fallback, the legacy calibrator (8.5/8.6 only), the
-   timing cache loaded from beside the engines;
+   timing cache loaded from beside the engines (TensorRT; never on TensorRT-RTX), the compute
+   capability targets (TensorRT-RTX);
 4. ``builder.build_serialized_network(network, config)``; the timing cache merged back to disk.
 
-``tensorrt`` comes in as an argument or is imported at call time (``import_gpu_runtime``), never at
-module import. Needs a GPU: the build runs on the device the engine is for.
+``tensorrt`` (or ``tensorrt_rtx``) comes in as an argument or is imported at call time
+(``import_tensorrt``), never at module import. TensorRT needs a GPU: the build runs on the device
+the engine is for. TensorRT-RTX builds without one (its CPU-only ahead-of-time build).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from export.tensorrt.cache import BuiltEngine, DeviceInfo
 from export.tensorrt.files import atomic_write_bytes, file_lock
 from export.tensorrt.options import BuildOptions
 from export.tensorrt.plan import BuildPlan, GraphKind, plan_build
-from export.tensorrt_support import features
+from export.tensorrt_support import RTX_DEFAULT_TARGETS, features, product_of
 
 logger = logging.getLogger("edge_tracker.export.tensorrt")
 
@@ -76,7 +78,9 @@ class EngineFromOnnx:
         calibration: feeds for the legacy entropy calibrator (int8 from an FP32 graph on 8.5/8.6),
             called when needed: ``() -> iterable of {input name: array}``.
         calibration_cache: the calibrator's cache file (reused when present).
-        trt: the ``tensorrt`` module (default: imported when called).
+        fallback: why the export runs this phase in FP32 at ``precision`` (its manifest's record):
+            the FP32 graph is then built as an FP32 engine.
+        trt: the ``tensorrt`` or ``tensorrt_rtx`` module (default: the product ``device`` names, imported when called).
         cuda: ``pycuda.driver`` for the calibrator's buffers (default: imported when calibrating).
     """
 
@@ -89,31 +93,43 @@ class EngineFromOnnx:
     calibration_cache: Path | None = None
     trt: Any = None
     cuda: Any = None
+    fallback: str | None = None
 
     def __call__(self) -> BuiltEngine:
         trt = self.trt
         if trt is None:
-            from edge_tracker.backends.tensorrt import import_gpu_runtime
+            from edge_tracker.backends.tensorrt import import_tensorrt
+            from export.tensorrt_support import product_named
 
-            trt = import_gpu_runtime("building a TensorRT engine", "The ONNX graphs are usable with --backend ort")[0]
-        release = features(trt.__version__)
-        if release.version != self.device.tensorrt_version:
-            raise InputError(f"the engine is keyed for TensorRT {self.device.tensorrt_version}, but TensorRT "
-                             f"{release.version} is running: build on the machine the engine is for")
+            trt = import_tensorrt("building a TensorRT engine", "The ONNX graphs are usable with --backend ort",
+                                  (product_named(self.device.product).module,))
+        product = product_of(trt)
+        release = features(trt.__version__, product.key)
+        if (product.key, release.version) != (self.device.product, self.device.tensorrt_version):
+            raise InputError(f"the engine is keyed for {self.device.product_name} {self.device.tensorrt_version}, but "
+                             f"{product.name} {release.version} is running: build on the machine the engine is for")
         kind = graph_kind(self.onnx_path)
-        plan = plan_build(release, self.precision, kind, self.options, calibration=self.calibration is not None)
+        plan = plan_build(release, self.precision, kind, self.options, calibration=self.calibration is not None,
+                          fallback=self.fallback)
         start = time.perf_counter()  # a host clock is right here: the build is synchronous
         plan_bytes, io = build_serialized_engine(trt, self.onnx_path, plan, self.timing_cache, self._calibrator)
         seconds = time.perf_counter() - start
         logger.info("built %s (%s) in %.0f s: %.1f MB", self.onnx_path.name, self.precision, seconds, len(plan_bytes) / 1e6)
         record = {"graph": kind.name, "seconds": round(seconds, 1), "tensorrt": str(release.version),
+                  "product": product.key, "product_name": product.name,
                   "switches": {"network_flags": list(plan.network_flags), "set_flags": list(plan.set_flags),
-                               "clear_flags": list(plan.clear_flags), "calibrated": plan.calibrate},
+                               "clear_flags": list(plan.clear_flags), "calibrated": plan.calibrate,
+                               "timing_cache": plan.timing_cache,
+                               "compute_capabilities": list(plan.compute_capabilities) or "default"},
                   "options": self.options.as_dict()}
+        if product.key == "rtx":
+            record["compute_capabilities"] = list(plan.compute_capabilities) or ["default", *RTX_DEFAULT_TARGETS]
+        if plan.fallback is not None:
+            record["fallback"] = {"precision": "fp32", "why": plan.fallback}
         return BuiltEngine(plan_bytes, io, record)
 
     def _calibrator(self, trt, inputs: list[TensorIO]):
-        from edge_tracker.backends.tensorrt import import_gpu_runtime
+        from edge_tracker.backends.tensorrt import import_gpu_runtime  # the calibrator's buffers need pycuda
         from export.tensorrt.calibrator import entropy_calibrator
 
         cuda = self.cuda if self.cuda is not None else import_gpu_runtime(
@@ -147,6 +163,10 @@ def build_serialized_engine(trt, onnx_path: Path, plan: BuildPlan, timing_cache:
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, plan.workspace_bytes)
     if plan.optimization_level is not None:
         config.builder_optimization_level = plan.optimization_level
+    if plan.compute_capabilities:  # TensorRT-RTX: the GPUs the plan will run on (default: its portable set)
+        config.num_compute_capabilities = len(plan.compute_capabilities)
+        for index, target in enumerate(plan.compute_capabilities):
+            config.set_compute_capability(getattr(trt.ComputeCapability, target.upper()), index)
     if plan.dla_core is not None:
         cores = builder.num_DLA_cores
         if plan.dla_core >= cores:

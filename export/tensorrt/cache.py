@@ -6,10 +6,13 @@ Layout of a cache folder (``engines/``, or the user cache for ``edge-tracker tra
     scs-siam-search.fp16.3f9a0c2d61b7e4a8.json   its manifest: key, sha256 of the plan, I/O, build record
     scs-siam-search.fp16.3f9a0c2d61b7e4a8.lock   taken while the engine is built (fcntl, see files.py)
     timing.trt10.3.0.0.orin.sm87.cache           TensorRT's timing cache for this TensorRT and GPU
+    runtime.rtx1.7.1.116.nvidia-geforce-rtx-4090.sm89.cache
+                                                 TensorRT-RTX's runtime cache (kernels JIT-compiled on this GPU)
 
 **The key** (:class:`EngineKey`) is everything an engine depends on: the ONNX graph's sha256,
-the precision, the TensorRT version, the GPU's name and compute capability, the DLA core and the
-build options that change the engine; its sha256 names the files, so any field that differs
+the precision, the product (TensorRT or TensorRT-RTX) and its version, the GPU's name and compute
+capability (TensorRT; a TensorRT-RTX plan is not pinned to a GPU: "portable" and its compute
+capability targets instead), the DLA core and the build options that change the engine; its sha256 names the files, so any field that differs
 gives another file. **A plan is used** only when its manifest holds exactly this key and the
 plan's bytes match the manifest's sha256. Otherwise it is rebuilt, or refused with the reason
 (``build=None``, the ``--no-build`` mode): *missing*, *stale* (an engine of this phase exists, built
@@ -43,8 +46,9 @@ from export.tensorrt_support import TensorRTVersion
 logger = logging.getLogger("edge_tracker.export.tensorrt")
 
 _LABEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-KEY_FIELDS = ("onnx_sha256", "precision", "tensorrt_version", "gpu_name", "compute_capability", "dla_core",
-              "options")
+KEY_FIELDS = ("onnx_sha256", "precision", "product", "tensorrt_version", "gpu_name", "compute_capability",
+              "targets", "dla_core", "options")
+PORTABLE = "portable"  # gpu_name and compute_capability of a TensorRT-RTX plan: built for targets, not a GPU
 
 
 class EngineCacheError(InputError):
@@ -53,22 +57,39 @@ class EngineCacheError(InputError):
 
 @dataclass(frozen=True)
 class DeviceInfo:
-    """The machine an engine is built for: what TensorRT and the GPU say about themselves."""
+    """The machine an engine is built for: what TensorRT and the GPU say about themselves.
 
-    gpu_name: str                      # e.g. "Orin", "NVIDIA GeForce RTX 4090"
-    compute_capability: tuple[int, int]  # e.g. (8, 7)
-    tensorrt_version: TensorRTVersion
+    A TensorRT-RTX plan is built for compute capability targets, not for the building GPU (there may
+    be none): :meth:`portable` gives its DeviceInfo, the same on the build machine and the GPU.
+    """
+
+    gpu_name: str                      # e.g. "Orin", "NVIDIA GeForce RTX 4090"; "portable" (RTX)
+    compute_capability: tuple[int, int] | None  # e.g. (8, 7); None: a portable RTX plan
+    tensorrt_version: TensorRTVersion  # the product's own version (TensorRT-RTX: 1.x)
+    product: str = "tensorrt"          # export.tensorrt_support.PRODUCTS key: "tensorrt" or "rtx"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tensorrt_version", TensorRTVersion.parse(self.tensorrt_version))
-        object.__setattr__(self, "compute_capability", tuple(int(v) for v in self.compute_capability))
+        if self.compute_capability is not None:
+            object.__setattr__(self, "compute_capability", tuple(int(v) for v in self.compute_capability))
+
+    @classmethod
+    def portable(cls, version, product: str = "rtx") -> DeviceInfo:
+        """A plan built ahead of time for compute capability targets (TensorRT-RTX), on any machine."""
+        return cls(PORTABLE, None, version, product)
 
     @property
     def sm(self) -> str:
-        return "sm_{}{}".format(*self.compute_capability)
+        return PORTABLE if self.compute_capability is None else "sm_{}{}".format(*self.compute_capability)
+
+    @property
+    def product_name(self) -> str:
+        return "TensorRT-RTX" if self.product == "rtx" else "TensorRT"
 
     def describe(self) -> str:
-        return f"TensorRT {self.tensorrt_version} on {self.gpu_name} ({self.sm})"
+        if self.compute_capability is None:
+            return f"{self.product_name} {self.tensorrt_version}, portable plans (no GPU needed to build)"
+        return f"{self.product_name} {self.tensorrt_version} on {self.gpu_name} ({self.sm})"
 
 
 @dataclass(frozen=True)
@@ -77,9 +98,11 @@ class EngineKey:
 
     onnx_sha256: str
     precision: str
-    tensorrt_version: str     # canonical "MAJOR.MINOR.PATCH.BUILD"
-    gpu_name: str
-    compute_capability: str   # "MAJOR.MINOR"
+    product: str              # "tensorrt" or "rtx"
+    tensorrt_version: str     # the product's version, canonical "MAJOR.MINOR.PATCH.BUILD"
+    gpu_name: str             # "portable" for a TensorRT-RTX plan
+    compute_capability: str   # "MAJOR.MINOR"; "portable" for a TensorRT-RTX plan
+    targets: str              # TensorRT-RTX's compute capability targets, "sm75,sm86"; "default"; "" (TensorRT)
     dla_core: int | None
     options: tuple[tuple[str, Any], ...]  # BuildOptions.key_fields(), sorted
 
@@ -87,9 +110,10 @@ class EngineKey:
     def for_build(cls, onnx_sha256: str, precision: str, device: DeviceInfo, options: BuildOptions) -> EngineKey:
         if not re.fullmatch(r"[0-9a-f]{64}", onnx_sha256 or ""):
             raise InputError(f"an ONNX sha256 is 64 hex digits, got {onnx_sha256!r}")
-        return cls(onnx_sha256, precision, str(device.tensorrt_version), device.gpu_name,
-                   "{}.{}".format(*device.compute_capability), options.dla_core,
-                   tuple(sorted(options.key_fields().items())))
+        capability = PORTABLE if device.compute_capability is None else "{}.{}".format(*device.compute_capability)
+        targets = (",".join(options.compute_capabilities) or "default") if device.product == "rtx" else ""
+        return cls(onnx_sha256, precision, device.product, str(device.tensorrt_version), device.gpu_name,
+                   capability, targets, options.dla_core, tuple(sorted(options.key_fields().items())))
 
     def as_dict(self) -> dict[str, Any]:
         values = {name: getattr(self, name) for name in KEY_FIELDS}
@@ -170,8 +194,17 @@ class EngineCache:
         return self.root / f"{stem}.plan", self.root / f"{stem}.json", self.root / f"{stem}.lock"
 
     def timing_cache_path(self, device: DeviceInfo) -> Path:
-        gpu = re.sub(r"[^a-z0-9]+", "-", device.gpu_name.lower()).strip("-") or "gpu"
-        return self.root / f"timing.trt{device.tensorrt_version}.{gpu}.sm{''.join(map(str, device.compute_capability))}.cache"
+        return self.root / f"timing.trt{device.tensorrt_version}.{_machine(device)}.cache"
+
+    def runtime_cache_path(self, gpu: DeviceInfo) -> Path:
+        """TensorRT-RTX's runtime cache for the GPU that runs the plans (``gpu``: the running GPU, not portable)."""
+        return self.root / f"runtime.rtx{gpu.tensorrt_version}.{_machine(gpu)}.cache"
+
+    def write_runtime_cache(self, path: Path, data: bytes) -> None:
+        """Replace a runtime cache file atomically, under its lock (the runners of a tracker share it)."""
+        self._make_root()
+        with file_lock(path.with_name(path.name + ".lock")):
+            atomic_write_bytes(path, data)
 
     # ----------------------------------------------------------------- lookup
     def check(self, key: EngineKey, label: str) -> tuple[CachedEngine | None, Problem | None]:
@@ -270,14 +303,18 @@ class EngineCache:
         return _mismatch(nearest, key, path.name)
 
 
+def _machine(device: DeviceInfo) -> str:
+    gpu = re.sub(r"[^a-z0-9]+", "-", device.gpu_name.lower()).strip("-") or "gpu"
+    sm = PORTABLE if device.compute_capability is None else "sm" + "".join(map(str, device.compute_capability))
+    return f"{gpu}.{sm}"
+
+
 def _mismatch(found: EngineKey, wanted: EngineKey, where: str) -> Problem:
     """Foreign (another TensorRT or GPU) or stale (another graph, precision, DLA core or options)."""
     diff = found.differences(wanted)
-    machine = {"tensorrt_version", "gpu_name", "compute_capability"}
+    machine = {"product", "tensorrt_version", "gpu_name", "compute_capability", "targets"}
     if machine & set(diff):
-        return Problem("foreign", f"{where} was built for TensorRT {found.tensorrt_version} on {found.gpu_name} "
-                                  f"(compute {found.compute_capability}); this machine has TensorRT "
-                                  f"{wanted.tensorrt_version} on {wanted.gpu_name} (compute {wanted.compute_capability})")
+        return Problem("foreign", f"{where} was built for {_describe(found)}; this machine has {_describe(wanted)}")
     parts = []
     if "onnx_sha256" in diff:
         parts.append(f"from another graph (ONNX sha256 {found.onnx_sha256[:12]}..., the graph now is "
@@ -286,3 +323,9 @@ def _mismatch(found: EngineKey, wanted: EngineKey, where: str) -> Problem:
         if name in diff:
             parts.append(f"with {name} {diff[name][0]!r} (now {diff[name][1]!r})")
     return Problem("stale", f"{where} was built " + " and ".join(parts))
+
+
+def _describe(key: EngineKey) -> str:
+    if key.product == "rtx":
+        return f"TensorRT-RTX {key.tensorrt_version} (targets {key.targets})"
+    return f"TensorRT {key.tensorrt_version} on {key.gpu_name} (compute {key.compute_capability})"

@@ -5,6 +5,10 @@ The graph of each phase at a precision is the export manifest's variant (``varia
 written by ``python -m export build``; fp32 is the phase's own file). The engine's key holds that
 graph's sha256, so a re-exported or re-quantized graph gets a new engine and the old one is
 reported as stale, never loaded.
+
+A variant the export manifest records as run in FP32 (``precision: fp32`` with a ``why``: AFF-ATOM's
+classifier learning when no FP16 graph kept its tolerance) is built as an FP32 engine inside the
+fp16/int8 engine set, under that set's precision label; its build record keeps the why.
 """
 
 from __future__ import annotations
@@ -30,6 +34,14 @@ def phase_graph(export_dir: Path, phase: dict[str, Any], precision: str) -> tupl
     return path, sha256_file(path)
 
 
+def fp32_fallback(phase: dict[str, Any], precision: str) -> str | None:
+    """Why the export runs ``phase`` in FP32 at ``precision`` (its manifest's variant record), or None."""
+    variant = (phase.get("variants") or {}).get(precision) or {}
+    if precision != "fp32" and variant.get("precision") == "fp32":
+        return variant.get("why") or "the export manifest runs this phase in FP32 at this precision"
+    return None
+
+
 def engines_for_export(export_dir: str | Path, precision: str, cache: EngineCache, device: DeviceInfo,
                        options: BuildOptions | None = None, *, build: bool = True, trt=None,
                        calibration: CalibrationFeeds | None = None) -> tuple[str, dict[str, CachedEngine]]:
@@ -52,7 +64,8 @@ def engines_for_export(export_dir: str | Path, precision: str, cache: EngineCach
         if build:
             feeds = (lambda name=phase["name"]: calibration(name)) if calibration is not None else None
             builder = EngineFromOnnx(path, precision, device, options, cache.timing_cache_path(device), feeds,
-                                     cache.root / f"{label}.calibration.{digest[:16]}.cache", trt)
+                                     cache.root / f"{label}.calibration.{digest[:16]}.cache", trt,
+                                     fallback=fp32_fallback(phase, precision))
         engines[phase["name"]] = cache.get(
             key, label, builder,
             source={"onnx": str(path.resolve()), "tracker": tracker, "phase": phase["name"],

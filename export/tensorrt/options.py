@@ -30,7 +30,9 @@ class BuildOptions:
         gpu_fallback: with ``dla_core``, run the layers DLA cannot on the GPU (else the build fails
             on the first such layer).
         timing_cache: keep a timing cache beside the engines and reuse it (faster rebuilds and
-            builds of the other phases); not part of the cache key.
+            builds of the other phases); not part of the cache key. Never used on TensorRT-RTX.
+        compute_capabilities: TensorRT-RTX's targets (``("sm75",)``, ``("sm86", "sm89")``); empty:
+            its portable default set (sm80, sm86, sm89, sm120). A cache key field of its own.
     """
 
     workspace_mib: int | None = None
@@ -38,8 +40,12 @@ class BuildOptions:
     dla_core: int | None = None
     gpu_fallback: bool = True
     timing_cache: bool = True
+    compute_capabilities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        from export.tensorrt_support import check_targets
+
+        object.__setattr__(self, "compute_capabilities", check_targets(self.compute_capabilities))
         if self.workspace_mib is not None and not (_is_int(self.workspace_mib) and self.workspace_mib >= 1):
             raise ConfigError(f"workspace_mib must be a whole number of MiB >= 1 (or None), got {self.workspace_mib!r}")
         if self.optimization_level is not None and not (_is_int(self.optimization_level)
@@ -62,7 +68,9 @@ class BuildOptions:
                 "gpu_fallback": self.gpu_fallback if self.dla_core is not None else None}
 
     def as_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["compute_capabilities"] = list(self.compute_capabilities)
+        return values
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> BuildOptions:
@@ -71,7 +79,8 @@ class BuildOptions:
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(f"unknown engine build option(s) {unknown}; valid: {sorted(known)}")
-        return cls(**values)
+        return cls(**{**values, **({"compute_capabilities": tuple(values["compute_capabilities"])}
+                                   if "compute_capabilities" in values else {})})
 
 
 def _is_int(value) -> bool:

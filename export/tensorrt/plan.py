@@ -13,6 +13,11 @@ The rule on every release: **precision is a property of the graph** (DESIGN prin
   precision: FP16 with the FP16 (or FP32) graph, INT8 with the Q/DQ graph, or INT8 with the legacy
   entropy calibrator over a calibration set for the FP32 graph.
 - An FP32 build clears TF32, so "fp32" means FP32 arithmetic on Ampere and newer as well.
+- A phase whose export manifest records an FP32 fallback for this precision (AFF-ATOM's classifier
+  learning, when no FP16 graph kept its tolerance; ``fallback`` is the recorded why) is built as
+  an FP32 engine inside the fp16/int8 engine set, and its build record says so.
+- TensorRT-RTX (strongly typed, like 11.x) builds for ``compute_capabilities`` (none: its portable
+  default set) and never uses a timing cache.
 - A request that would silently give another precision (fp16 from the FP32 graph on 10.x, int8
   without Q/DQ or calibration) is refused with what to build instead.
 """
@@ -65,23 +70,33 @@ class BuildPlan:
     dla_core: int | None            # default_device_type = DLA and DLA_core; None: the GPU
     calibrate: bool                 # attach the legacy entropy calibrator (8.5/8.6, int8 from FP32)
     timing_cache: bool              # load and save the timing cache beside the engines
+    compute_capabilities: tuple[str, ...] = ()  # TensorRT-RTX targets ("sm86", ...); (): its default set
+    fallback: str | None = None     # why an fp16/int8 engine is built from the FP32 graph (manifest's record)
 
 
 def plan_build(features: TensorRTFeatures, precision: str, graph: GraphKind, options: BuildOptions,
-               calibration: bool = False) -> BuildPlan:
+               calibration: bool = False, fallback: str | None = None) -> BuildPlan:
     """The switches for building a ``precision`` engine from a ``graph`` on ``features``' release.
 
     ``precision`` is the variant asked for (the cache key's label); ``graph`` what the ONNX holds.
     The int8 variant of a phase where INT8 does not pay is its FP16 graph (``export.build``), so
     int8 accepts FP16 graphs too. ``calibration``: a calibration set is at hand (used only where
-    the legacy calibrator is the way: int8 from the FP32 graph on 8.5/8.6). InputError names the
-    graph or release to use instead.
+    the legacy calibrator is the way: int8 from the FP32 graph on 8.5/8.6). ``fallback``: the
+    export manifest's reason for running this phase in FP32 at ``precision`` (an FP32 graph is then
+    built as an FP32 engine). InputError names the graph or release to use instead.
     """
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; choose one of {list(PRECISIONS)}")
-    where = f"TensorRT {features.version} ({features.line})"
+    where = f"{'TensorRT-RTX' if features.product == 'rtx' else 'TensorRT'} {features.version} ({features.line})"
     typed = features.strongly_typed
     calibrate = False
+    if fallback is not None and precision != "fp32":
+        if graph.name != "fp32":
+            raise InputError(f"an FP32 fallback ({fallback}) is built from the FP32 graph, got the {graph.description}")
+        precision, calibration = "fp32", False  # the recorded fallback: an FP32 engine in the fp16/int8 set
+    if options.compute_capabilities and not features.compute_targets:
+        raise InputError(f"{where} builds for the GPU it runs on; compute capability targets "
+                         f"{list(options.compute_capabilities)} are a TensorRT-RTX option: leave them unset")
     if precision == "fp32":
         ok = graph.name == "fp32"
     elif precision == "fp16":
@@ -118,7 +133,9 @@ def plan_build(features: TensorRTFeatures, precision: str, graph: GraphKind, opt
             set_flags.append("GPU_FALLBACK")
     return BuildPlan(network_flags=network_flags, set_flags=tuple(set_flags), clear_flags=clear_flags,
                      workspace_bytes=options.workspace_bytes, optimization_level=options.optimization_level,
-                     dla_core=options.dla_core, calibrate=calibrate, timing_cache=options.timing_cache)
+                     dla_core=options.dla_core, calibrate=calibrate,
+                     timing_cache=options.timing_cache and features.timing_cache,
+                     compute_capabilities=options.compute_capabilities, fallback=fallback)
 
 
 def _refusal(where: str, typed: bool, precision: str, graph: GraphKind, calibration: bool) -> str:

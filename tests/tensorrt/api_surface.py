@@ -175,8 +175,8 @@ class SurfaceModule:
 
     def __getattr__(self, name: str):
         surface, real = self._surface, self._surface.real
-        if name == "__version__":
-            return real.__version__
+        if name in ("__version__", "__name__"):  # what a module says of itself (the product is told by its name)
+            return getattr(real, name)
         if not hasattr(real, name):
             surface.problem(f"tensorrt.{name} does not exist")
             return Missing(f"tensorrt.{name}")

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_tracker.backends.tensorrt import import_gpu_runtime
+from edge_tracker.backends.tensorrt import import_gpu_runtime, import_tensorrt
 from edge_tracker.cli import main
 from edge_tracker.errors import MissingDependencyError
 from tests.conftest import REPO_ROOT
@@ -49,17 +49,35 @@ def test_track_with_backend_trt_fails_before_touching_any_output(tmp_path, capsy
     assert len(lines) == 1, err
     line = lines[0]
     assert line.startswith("ERROR ") and "--backend trt needs TensorRT's Python package (8.5 or newer) and pycuda" in line
-    assert "JetPack" in line and "pip install tensorrt" in line and "--backend ort" in line
+    assert "--backend ort" in line
+    # the hint of what is missing, and only of that (TensorRT-RTX installed counts as TensorRT found)
+    trt_missing = _missing("tensorrt") and _missing("tensorrt_rtx")
+    assert ("JetPack" in line and "pip install tensorrt" in line) == trt_missing
+    assert ("pip install 'edge-tracker[gpu]'" in line) == _missing("pycuda")
     for name in ("tensorrt", "pycuda"):
-        if _missing(name):
+        if _missing(name) and (name == "pycuda" or trt_missing):
             assert f"{name} (" in line
 
 
 @needs_missing_runtime
 def test_the_engine_step_of_a_build_names_what_is_missing():
-    with pytest.raises(MissingDependencyError, match=r"^building TensorRT engines needs TensorRT's Python package.*"
-                                                     r"JetPack.*pip install tensorrt.*The graphs are written$"):
+    with pytest.raises(MissingDependencyError) as raised:
         import_gpu_runtime("building TensorRT engines", "The graphs are written")
+    text = str(raised.value)
+    assert text.startswith("building TensorRT engines needs TensorRT's Python package") and \
+        text.endswith("The graphs are written")
+    trt_missing = _missing("tensorrt") and _missing("tensorrt_rtx")
+    assert ("JetPack" in text and "pip install tensorrt" in text) == trt_missing
+    assert ("pip install 'edge-tracker[gpu]'" in text) == _missing("pycuda")
+
+
+def test_a_tensorrt_module_is_looked_for_under_both_products_names():
+    """Defect 4: TensorRT-RTX is ``tensorrt_rtx``; a build imports it alone (defect 6: no pycuda demanded)."""
+    fake = ["no_such_tensorrt_for_this_test", "no_such_tensorrt_rtx_for_this_test"]
+    with pytest.raises(MissingDependencyError, match="no_such_tensorrt_for_this_test .* and "
+                                                     "no_such_tensorrt_rtx_for_this_test .*edge-tracker\\[rtx\\]"):
+        import_tensorrt("building TensorRT engines", "The graphs are written", fake)
+    assert import_tensorrt(modules=["no_such_tensorrt_for_this_test", "json"]).__name__ == "json"
 
 
 def test_nothing_imports_tensorrt_or_pycuda_until_asked():
