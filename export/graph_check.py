@@ -9,6 +9,8 @@ Checks, each a named finding in the report:
 - ``constant_inputs``: inputs TensorRT requires as initializers (Slice axes, TopK K, ...) are.
 - ``folded``: no node computes only from constants (constant folding left nothing to fold); a
   ``DequantizeLinear`` of INT8 weights is the exception Q/DQ graphs are made of.
+- ``qdq_types``: no DequantizeLinear of an INT32 tensor (ONNX Runtime's quantized biases): TensorRT's
+  parser takes only 8-bit and smaller integers and FP8/FP4 there, on every release.
 - ``static_shapes``: every graph input and output, and every inferred intermediate, has a fully
   static shape (our engines are built without optimisation profiles).
 """
@@ -82,6 +84,7 @@ def check_graph(model: onnx.ModelProto, require_static: bool = True) -> GraphRep
         problems.append(f"folded: {len(foldable)} node(s) compute only from constants and should have "
                         f"been folded: {foldable[:5]}")
 
+    problems.extend(_int32_dequantize_problems(graph))
     if require_static:
         problems.extend(_static_shape_problems(model))
     return GraphReport(opset=opset or -1, op_types=op_types, num_nodes=len(graph.node), problems=problems)
@@ -116,6 +119,19 @@ def _foldable_nodes(graph: onnx.GraphProto) -> list[str]:
             constant.update(node.output)
             foldable.append(f"{node.op_type}:{node.name}")
     return foldable
+
+
+def _int32_dequantize_problems(graph: onnx.GraphProto) -> list[str]:
+    types = {init.name: init.data_type for init in graph.initializer}
+    types.update({out: a.t.data_type for node in graph.node if node.op_type == "Constant"
+                  for a in node.attribute if a.name == "value" for out in node.output})
+    types.update({v.name: v.type.tensor_type.elem_type for v in [*graph.input, *graph.value_info]})
+    bad = [node.name or node.output[0] for node in graph.node
+           if node.op_type == "DequantizeLinear" and types.get(node.input[0]) == onnx.TensorProto.INT32]
+    if not bad:
+        return []
+    return [f"qdq_types: {len(bad)} DequantizeLinear node(s) of INT32 tensors (quantized biases), which TensorRT's "
+            f"parser refuses: {bad[:5]}; fold them into float biases (export.precision.qdq_bias.fold_int32_bias)"]
 
 
 def _static_shape_problems(model: onnx.ModelProto) -> list[str]:

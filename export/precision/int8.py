@@ -2,7 +2,8 @@
 
 Quantizer: ONNX Runtime's ``quantize_static`` in QDQ format with symmetric INT8 activations
 (per-tensor) and symmetric INT8 weights (per output channel), scales from MinMax over the
-calibration set. Only ``Conv``, ``MatMul`` and ``Gemm`` inputs are quantized: that is where INT8
+calibration set; the quantizer's INT32 biases are then folded into float biases
+(``export.precision.qdq_bias``: TensorRT's parser refuses an INT32 DequantizeLinear). Only ``Conv``, ``MatMul`` and ``Gemm`` inputs are quantized: that is where INT8
 pays (TensorRT fuses Q/DQ into INT8 convolutions), and it leaves the attention arithmetic
 (sigmoids, global pooling, element-wise products of MS-CAM and the channel/spatial attentions) in
 float, where quantizing it only costs accuracy.
@@ -71,6 +72,17 @@ def quantize(fp32_path: Path, out_path: Path, calibration: list[dict[str, np.nda
         op_types_to_quantize=list(QUANTIZED_OPS), nodes_to_quantize=nodes or None,
         nodes_to_exclude=exclude or None, calibrate_method=quant.CalibrationMethod.MinMax,
         extra_options={"ActivationSymmetric": True, "WeightSymmetric": True})
+    _fold_bias(out_path)
+
+
+def _fold_bias(path: Path) -> None:
+    """The quantizer's INT32 biases as float initializers, exactly as ORT dequantized them (``qdq_bias``)."""
+    onnx = require("onnx")
+    from export.precision.qdq_bias import fold_int32_bias
+
+    model = onnx.load(str(path))
+    if fold_int32_bias(model):
+        onnx.save(model, str(path))
 
 
 def to_int8(fp32_path: Path, out_path: Path, calibration: list[dict[str, np.ndarray]],

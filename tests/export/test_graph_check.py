@@ -91,3 +91,17 @@ def test_dynamic_slice_axes_are_flagged():
 def test_checker_failure_is_reported():
     model = _model([helper.make_node("Relu", ["missing"], ["y"])], [_value("x", [2])], [_value("y", [2])])
     assert any(p.startswith("checker") for p in check_graph(model).problems)
+
+
+def test_int32_dequantize_linear_is_flagged():
+    """Issue 24, defect 1: TensorRT's parser refuses a DequantizeLinear of INT32 (ORT's quantized biases)."""
+    bias = numpy_helper.from_array(np.array([7, -3], np.int32), "b_q")
+    scale = numpy_helper.from_array(np.array([0.5, 0.25], np.float32), "b_scale")
+    weight = numpy_helper.from_array(np.ones((2, 3, 1, 1), np.float32), "w")
+    nodes = [helper.make_node("DequantizeLinear", ["b_q", "b_scale"], ["b"], name="bias_DequantizeLinear", axis=0),
+             helper.make_node("Conv", ["x", "w", "b"], ["y"])]
+    model = _model(nodes, [_value("x", [1, 3, 4, 4])], [_value("y", [1, 2, 4, 4])], [bias, scale, weight])
+    problems = check_graph(model).problems
+    assert [p for p in problems if p.startswith("qdq_types")] == [
+        "qdq_types: 1 DequantizeLinear node(s) of INT32 tensors (quantized biases), which TensorRT's parser refuses: "
+        "['bias_DequantizeLinear']; fold them into float biases (export.precision.qdq_bias.fold_int32_bias)"]
