@@ -94,14 +94,17 @@ def cuda_index(device: str) -> int:
     return int(match.group(1))
 
 
-def check_available(what: str = "--backend trt", instead: str = "Without them use --backend ort") -> tuple[Any, Any]:
+def check_available(what: str = "--backend trt", instead: str = "Without them use --backend ort",
+                    product: str = "auto") -> tuple[Any, Any]:
     """``(tensorrt, pycuda.driver)`` of a release we know, or one line saying what is missing (see step 1).
 
     Cheap to call first: a command that will need engines (``track --backend trt``, the engine step
     of ``python -m export build``) calls it before it reads or writes anything.
     """
-    trt, cuda = import_gpu_runtime(what, instead)
-    from export.tensorrt_support import features, product_of
+    from export.tensorrt_support import PRODUCTS, features, product_named, product_of
+
+    modules = [p.module for p in PRODUCTS.values()] if product == "auto" else [product_named(product).module]
+    trt, cuda = import_gpu_runtime(what, instead, modules)
 
     features(trt.__version__, product_of(trt).key)  # InputError for a release the build and runner are not written for
     return trt, cuda
@@ -142,13 +145,16 @@ def default_engine_dir() -> Path:
 
 
 def load(model: Path, device: str = "cuda", tracker: str | None = None, precision: str = "fp32", *,
-         engine_dir: str | Path | None = None, no_build: bool = False, options=None) -> TensorRTModel:
+         engine_dir: str | Path | None = None, no_build: bool = False, options=None,
+         product: str = "auto") -> TensorRTModel:
     """Runners of every phase of the export folder ``model`` at ``precision`` (see the module docstring).
 
-    ``options``: ``export.tensorrt.BuildOptions`` for engines built here (and the DLA core to run on).
+    ``options``: ``export.tensorrt.BuildOptions`` for engines built here (and the DLA core to run on;
+    TensorRT-RTX's compute capability targets the plans were built for). ``product``: "tensorrt",
+    "rtx" or "auto" (TensorRT where installed, else TensorRT-RTX).
     """
     index = cuda_index(device)
-    trt, cuda = check_available()
+    trt, cuda = check_available(product=product)
     model = Path(model)
     if not model.is_dir():
         raise InputError(f"--backend trt needs an export folder (from `python -m export onnx|build`), got {model}")

@@ -29,3 +29,21 @@ def tensorrt_missing() -> str | None:
     except (ImportError, OSError) as err:
         return f"TensorRT's Python package is not importable here ({err}): JetPack, or pip install tensorrt"
     return pycuda_missing()
+
+
+@functools.cache
+def rtx_missing() -> str | None:
+    """None when TensorRT-RTX and pycuda import and an RTX-class GPU (compute 7.5-8.9 or 12.x) is there; else why."""
+    try:
+        import tensorrt_rtx  # noqa: F401 - only whether it imports
+    except (ImportError, OSError) as err:
+        return f"TensorRT-RTX is not importable here ({err}): pip install 'edge-tracker[rtx]'"
+    missing = pycuda_missing()
+    if missing is not None:
+        return missing
+    import pycuda.driver as cuda
+
+    major, minor = cuda.Device(0).compute_capability()
+    if (major, minor) < (7, 5) or major in (9, 10, 11):  # Hopper, Jetson Thor and older: not TensorRT-RTX targets
+        return f"TensorRT-RTX does not run on this GPU (compute {major}.{minor}): it needs Turing to Blackwell RTX"
+    return None

@@ -248,3 +248,27 @@ def test_no_build_reads_a_read_only_cache_and_refuses_without_writing(tmp_path, 
     with pytest.raises(EngineCacheError, match="stale: .* from another graph"):
         cache.get(_key(sha=SHA_B), LABEL, build=None)
     assert sorted(p.name for p in (tmp_path / "engines").iterdir()) == before  # no lock file, nothing written
+
+
+PORTABLE_RTX = DeviceInfo.portable("1.7.1.116")
+
+
+def test_product_and_compute_capability_targets_are_key_fields(tmp_path):
+    """Issue 24, defect 8: a TensorRT-RTX plan is keyed by product, version and targets, not by the building GPU."""
+    rtx = _key(device=PORTABLE_RTX)
+    assert (rtx.product, rtx.tensorrt_version, rtx.gpu_name, rtx.compute_capability, rtx.targets) == \
+        ("rtx", "1.7.1.116", "portable", "portable", "default")
+    assert (_key().product, _key().targets) == ("tensorrt", "")
+    turing = _key(device=PORTABLE_RTX, options=BuildOptions(compute_capabilities=("sm75",)))
+    assert turing.targets == "sm75" and "targets" in rtx.differences(turing) and turing.digest != rtx.digest
+    # TensorRT and TensorRT-RTX of the same numbers are different products
+    same_numbers = _key(device=DeviceInfo("portable", None, "1.7.1.116", "tensorrt"))
+    assert "product" in rtx.differences(same_numbers) and same_numbers.digest != rtx.digest
+    cache = EngineCache(tmp_path)
+    entry = cache.get(rtx, LABEL, _builder())
+    assert entry.manifest["key"]["product"] == "rtx" and entry.manifest["key"]["targets"] == "default"
+    with pytest.raises(EngineCacheError, match=r"foreign: .*TensorRT-RTX 1.7.1.116 \(targets default\); this "
+                                               r"machine has TensorRT-RTX 1.7.1.116 \(targets sm75\)"):
+        cache.get(turing, LABEL, None)
+    assert cache.runtime_cache_path(DeviceInfo("NVIDIA GeForce RTX 4090", (8, 9), "1.7.1.116", "rtx")).name == \
+        "runtime.rtx1.7.1.116.nvidia-geforce-rtx-4090.sm89.cache"

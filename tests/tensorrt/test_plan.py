@@ -85,3 +85,38 @@ def test_graph_kinds_by_name():
     assert [GraphKind.named(n).name for n in ("fp32", "fp16", "qdq", "qdq+fp16")] == ["fp32", "fp16", "qdq", "qdq+fp16"]
     with pytest.raises(InputError, match="unknown graph kind"):
         GraphKind.named("int4")
+
+
+RTX = features("1.7.1.116", "rtx")
+
+
+def test_an_fp32_fallback_is_built_as_fp32_inside_an_fp16_or_int8_set():
+    """Issue 24, defect 2: AFF-ATOM's classifier learning, recorded as run in FP32 at fp16/int8, gets an FP32 engine."""
+    why = "the classifier's Gauss-Newton/CG solver: no FP16 graph kept its outputs within the FP16 tolerance"
+    for release in (JETPACK6, DESKTOP10, TRT11, RTX):
+        for precision in ("fp16", "int8"):
+            with pytest.raises(InputError, match="needs the FP16 graph|needs the Q/DQ graph"):
+                plan_build(release, precision, FP32, BuildOptions())  # without the manifest's record: refused
+            plan = plan_build(release, precision, FP32, BuildOptions(), fallback=why)
+            assert plan.clear_flags == ("TF32",) and plan.set_flags == () and plan.fallback == why
+    with pytest.raises(InputError, match="built from the FP32 graph, got the FP16 graph"):
+        plan_build(DESKTOP10, "fp16", FP16, BuildOptions(), fallback=why)
+
+
+def test_tensorrt_rtx_is_strongly_typed_with_targets_and_no_timing_cache():
+    """Issue 24, defect 7: no timing cache on RTX (deprecated no-ops that log CUDA errors when reloaded)."""
+    options = BuildOptions(timing_cache=True)
+    assert _switches(plan_build(RTX, "fp32", FP32, options)) == ((), (), ("TF32",), False)
+    assert _switches(plan_build(RTX, "fp16", FP16, options)) == ((), (), (), False)
+    assert _switches(plan_build(RTX, "int8", QDQ, options)) == ((), (), (), False)
+    assert plan_build(RTX, "fp16", FP16, options).timing_cache is False
+    assert plan_build(DESKTOP10, "fp16", FP16, options).timing_cache is True
+    assert plan_build(RTX, "fp16", FP16, BuildOptions(compute_capabilities="sm75")).compute_capabilities == ("sm75",)
+    with pytest.raises(InputError, match="needs the FP16 graph"):
+        plan_build(RTX, "fp16", FP32, options)
+    with pytest.raises(InputError, match="TensorRT-RTX option"):
+        plan_build(DESKTOP10, "fp16", FP16, BuildOptions(compute_capabilities=("sm86",)))
+    with pytest.raises(InputError, match="does not build for DLA"):
+        plan_build(RTX, "fp16", FP16, BuildOptions(dla_core=0))
+    with pytest.raises(InputError, match=r"unknown compute capability target\(s\) \['sm90'\]"):
+        BuildOptions(compute_capabilities=("sm90",))

@@ -60,3 +60,24 @@ def test_feature_table_per_release_line():
 def test_unknown_release_lines_are_refused_with_advice(text, advice):
     with pytest.raises(InputError, match=advice):
         features(text)
+
+
+def test_tensorrt_rtx_versions_are_its_own():
+    """Issue 24, defect 5: TensorRT-RTX 1.7.1 is not "TensorRT 1.7, needs 8.5 or newer"."""
+    from export.tensorrt_support import PRODUCTS, product_of
+
+    rtx = features("1.7.1.116", "rtx")
+    assert rtx.product == "rtx" and rtx.line == "RTX 1.x" and rtx.strongly_typed and not rtx.legacy_calibrator
+    assert rtx.builds_without_gpu and rtx.compute_targets and rtx.runtime_cache and not rtx.timing_cache
+    assert not rtx.dla and not rtx.precision_flags
+    assert not features("10.13.3.9").builds_without_gpu and features("10.13.3.9").timing_cache
+    with pytest.raises(InputError, match="TensorRT-RTX 2.0.0.0 is not a release edge_tracker knows"):
+        features("2.0", "rtx")
+    with pytest.raises(InputError, match="unknown engine product 'trt'"):
+        features("10.3", "trt")
+    assert PRODUCTS["rtx"].module == "tensorrt_rtx"  # defect 4: the module TensorRT-RTX installs
+
+    import types
+
+    assert product_of(types.ModuleType("tensorrt_rtx")).key == "rtx"  # what a module says of itself: its name
+    assert product_of(types.ModuleType("tensorrt")).key == "tensorrt"
