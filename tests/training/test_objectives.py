@@ -57,9 +57,11 @@ def test_aff_atom_overfits_a_fixed_batch(one_thread, tmp_path):
     # Adam's first full-size steps
     config = make_config("atom", "aff-atom", ["synthetic:2"], tmp_path, batch_size=2, steps=100, lr=1e-4,
                          sample_size=96)
-    # Single steps are noisy (one step of these 10 raises the loss by half: BatchNorm statistics of
-    # two pairs); the mean of the last three steps must be clearly below the first step's loss.
-    history = _losses_over_steps(config, 10)
+    # Single steps are noisy (one step raises the loss by half: BatchNorm statistics of two pairs);
+    # the mean of the last three steps must be clearly below the first step's loss. 20 steps: after
+    # 10 the mean was 0.87 x the first on an AMD EPYC and below 0.85 x on an Intel Xeon (other float
+    # kernels); after 20 it is 0.69 x (loss) and 0.51 x (iou_mse) on the EPYC.
+    history = _losses_over_steps(config, 20)
     assert set(history[0]) == {"loss", "iou_mse", "corr"}
     for name in ("loss", "iou_mse"):
         last = sum(h[name] for h in history[-3:]) / 3
